@@ -1,0 +1,200 @@
+import { joinChunks, pairBytes, splitIntoChunks } from './chunks'
+import type { Config } from './config'
+import { findSessionCookies, serializeCookie } from './cookie'
+import { diffSession, jsonOf, snapshotOf, type Snapshot, type SessionDiff } from './diff'
+import { SessionTooLargeError } from './errors'
+import { cookieMaxAge, refreshDue } from './lifetime'
+import { log } from './log'
+import type { RejectReason, StoreContext, StoredSession } from './stores/store'
+
+/** One request's session bookkeeping. The data itself lives on the session object. */
+export interface SessionState {
+  /** The session as loaded or last saved; undefined while there is none. */
+  stored: StoredSession | undefined
+  /** The data as loaded or last saved, to see what changed. */
+  snapshot: Snapshot
+  /** Session cookie names the browser holds, as far as this request knows: the ones a write no longer uses get expired. */
+  browserCookies: Set<string>
+  /** regenerate()/destroy() was called: the next write starts a new session. */
+  renew: boolean
+  /** Ids to delete from the store at the next commit. */
+  retired: string[]
+  /** Set-Cookie values decided by save() and not yet sent. */
+  pending: string[]
+  /** A commit in flight (save() not awaited, then the response): the next one waits for it. */
+  busy: Promise<void> | undefined
+}
+
+export interface CommitOptions {
+  /** write(): always produce a cookie, as arc's write does, even when nothing changed. */
+  readonly force?: boolean
+}
+
+/**
+ * The whole life of a session between the cookie and the store, for the middleware and
+ * for read()/write() alike: load, then commit once the route is done. Pure bookkeeping:
+ * it never sees a request or response, only the Cookie header and the session data.
+ */
+export class SessionEngine {
+  constructor (readonly config: Config) {}
+
+  context (): StoreContext {
+    return { now: this.config.now(), ttl: this.config.ttl, maxLifetime: this.config.maxLifetime }
+  }
+
+  emptyState (): SessionState {
+    return { stored: undefined, snapshot: new Map(), browserCookies: new Set(), renew: false, retired: [], pending: [], busy: undefined }
+  }
+
+  /** Resolves to an empty state for any bad cookie; rejects only when the store fails. */
+  async load (cookieHeader: string | undefined, request: unknown): Promise<SessionState> {
+    const state = this.emptyState()
+    const found = findSessionCookies(cookieHeader, this.config.cookieName)
+    if (found === undefined) return state
+    state.browserCookies = found.names
+
+    const candidates = found.values
+    let reason: RejectReason | undefined
+    if (found.chunks.size > 0) {
+      const joined = joinChunks(found.chunks)
+      if (joined === undefined) reason = 'malformed'
+      else candidates.push(joined)
+    }
+    const context = this.context()
+    for (const value of candidates) {
+      if (value.length > this.config.maxBytes) {
+        reason ??= 'too-large'
+        continue
+      }
+      const result = await this.config.store.load(value, context)
+      if (result.session !== undefined) {
+        state.stored = result.session
+        state.snapshot = snapshotOf(result.session.data)
+        return state
+      }
+      reason ??= result.reject
+    }
+    this.reject(reason ?? 'malformed', request)
+    return state
+  }
+
+  private reject (reason: RejectReason, request: unknown): void {
+    log('session cookie refused: %s', reason)
+    try {
+      this.config.onReject?.(reason, request)
+    } catch (error) {
+      log('onReject threw: %s', (error as Error)?.message)
+    }
+  }
+
+  /** A Set-Cookie value that removes the session cookie: what write() gives for a session with no data. */
+  expiredCookie (): string {
+    return serializeCookie(this.config.cookieName, '', 0, this.config.cookie, this.config.now())
+  }
+
+  regenerate (state: SessionState): void {
+    if (state.stored?.id !== undefined) state.retired.push(state.stored.id)
+    state.stored = undefined
+    state.renew = true
+  }
+
+  /**
+   * The Set-Cookie values the response must carry now. Synchronous (an array) when no
+   * store call is needed, the common case of a session read and left alone; a promise
+   * when the store has work to do.
+   */
+  commit (state: SessionState, data: Record<string, unknown>, options: CommitOptions = {}): string[] | Promise<string[]> {
+    if (state.busy !== undefined) return state.busy.then(() => this.commit(state, data, options))
+    const result = this.commitNow(state, data, options)
+    if (Array.isArray(result)) return result
+    const busy = result.then(() => undefined, () => undefined)
+    state.busy = busy
+    void busy.then(() => { if (state.busy === busy) state.busy = undefined })
+    return result
+  }
+
+  private commitNow (state: SessionState, data: Record<string, unknown>, options: CommitOptions): string[] | Promise<string[]> {
+    const context = this.context()
+    const diff = diffSession(state.snapshot, data)
+    const stored = state.stored
+
+    if (diff.current.size === 0) {
+      if (stored === undefined && !state.renew && state.retired.length === 0 && state.browserCookies.size === 0) return this.takePending(state)
+      return this.clear(state, context)
+    }
+    const changed = diff.changed.length > 0 || diff.removed.length > 0
+    const due = stored !== undefined && refreshDue(context, stored.touched)
+    if (stored === undefined || changed || due || stored.stale === true || options.force === true) {
+      return this.save(state, data, diff, context, changed || due)
+    }
+    return this.takePending(state)
+  }
+
+  private takePending (state: SessionState): string[] {
+    const pending = state.pending
+    state.pending = []
+    return pending
+  }
+
+  private async save (state: SessionState, data: Record<string, unknown>, diff: SessionDiff, context: StoreContext, refresh: boolean): Promise<string[]> {
+    const previous = state.stored
+    const created = previous?.created ?? context.now
+    const json = jsonOf(diff.current)
+    const result = await this.config.store.save({
+      ...(previous?.id === undefined ? {} : { id: previous.id }),
+      data,
+      json,
+      changed: diff.changed,
+      removed: diff.removed,
+      refresh,
+      created
+    }, context)
+    const cookies = this.sessionCookies(state, result.cookie, created, context)
+    await this.retire(state, context)
+    log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
+    state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data, created, touched: refresh || previous === undefined ? context.now : previous.touched }
+    state.snapshot = diff.current
+    state.renew = false
+    state.pending = []
+    return cookies
+  }
+
+  private async clear (state: SessionState, context: StoreContext): Promise<string[]> {
+    if (state.stored?.id !== undefined) state.retired.push(state.stored.id)
+    await this.retire(state, context)
+    const cookies = [...state.browserCookies].map(name => serializeCookie(name, '', 0, this.config.cookie, context.now))
+    state.stored = undefined
+    state.snapshot = new Map()
+    state.browserCookies = new Set()
+    state.renew = false
+    state.pending = []
+    return cookies
+  }
+
+  private async retire (state: SessionState, context: StoreContext): Promise<void> {
+    while (state.retired.length > 0) {
+      const id = state.retired[0] as string
+      await this.config.store.destroy(id, context)
+      state.retired.shift()
+    }
+  }
+
+  /** The cookie (in chunks when over 4 KB), plus expiry for session cookies the browser holds and no longer needs. */
+  private sessionCookies (state: SessionState, value: string, created: number, context: StoreContext): string[] {
+    const pairs = splitIntoChunks(this.config.cookieName, value)
+    const bytes = pairs.reduce((sum, pair) => sum + pairBytes(pair), 0)
+    if (bytes > this.config.maxBytes) {
+      throw new SessionTooLargeError(
+        `the session needs ${bytes} bytes of cookies, over the ${this.config.maxBytes}-byte limit (cookie.maxBytes); ` +
+        `keep less in the session, or use the DynamoDB store`, bytes, this.config.maxBytes)
+    }
+    const maxAge = cookieMaxAge(context, created)
+    const names = new Set(pairs.map(([name]) => name))
+    const cookies = pairs.map(([name, text]) => serializeCookie(name, text, maxAge, this.config.cookie, context.now))
+    for (const name of state.browserCookies) {
+      if (!names.has(name)) cookies.push(serializeCookie(name, '', 0, this.config.cookie, context.now))
+    }
+    state.browserCookies = names
+    return cookies
+  }
+}

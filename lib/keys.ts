@@ -1,0 +1,41 @@
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto'
+
+export type Algorithm = 'A256GCM' | 'A192GCM' | 'A128GCM'
+
+/** arc's rule: the key is the first N bytes of the UTF-8 secret, raw, no KDF. */
+export const KEY_BYTES: Readonly<Record<Algorithm, number>> = Object.freeze({ A256GCM: 32, A192GCM: 24, A128GCM: 16 })
+
+export const ALGORITHMS = Object.keys(KEY_BYTES) as readonly Algorithm[]
+
+/** How many secrets a list may hold: tokens without a key id are tried against each. */
+export const MAX_SECRETS = 8
+
+export interface EncryptionKey {
+  /** Short public identifier written into the JWE header: derived by HMAC, reveals nothing of the key. */
+  readonly kid: string
+  readonly key: KeyObject
+  /** True for the first secret, the one that seals new tokens. */
+  readonly current: boolean
+}
+
+export interface SigningKey {
+  /** A KeyObject, not a Buffer: it never prints its bytes, whatever depth a logger inspects to. */
+  readonly secret: KeyObject
+  readonly current: boolean
+}
+
+export function keyBytes (secret: string, algorithm: Algorithm): Buffer {
+  return Buffer.from(secret, 'utf8').subarray(0, KEY_BYTES[algorithm])
+}
+
+export function encryptionKeys (secrets: readonly string[], algorithm: Algorithm): EncryptionKey[] {
+  return secrets.map((secret, index) => {
+    const bytes = keyBytes(secret, algorithm)
+    const kid = createHmac('sha256', bytes).update('arc-session key id').digest('base64url').slice(0, 8)
+    return Object.freeze({ kid, key: createSecretKey(bytes), current: index === 0 })
+  })
+}
+
+export function signingKeys (secrets: readonly string[]): SigningKey[] {
+  return secrets.map((secret, index) => Object.freeze({ secret: createSecretKey(Buffer.from(secret, 'utf8')), current: index === 0 }))
+}

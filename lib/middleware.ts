@@ -1,0 +1,67 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createApi, type SessionApi } from './api'
+import { resolveConfig } from './config'
+import { SessionEngine } from './engine'
+import type { ArcSessionOptions } from './options'
+import { cookieHeaderOf } from './request'
+import { commitBeforeHeaders } from './response'
+import { SessionHandle, clearData, copyData, createSession, handleFrom, type Session } from './session'
+
+export type NextFunction = (error?: unknown) => void
+
+export interface ArcSessionMiddleware extends SessionApi {
+  (req: IncomingMessage, res: ServerResponse, next: NextFunction): void
+}
+
+/**
+ * Express/Connect middleware: `req.session` holds the session during the route and is
+ * written back (Set-Cookie, and the store) just before the response headers go out.
+ * Every setting is checked here, once: a bad one throws now, never on a request.
+ */
+export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
+  const engine = new SessionEngine(resolveConfig(options))
+
+  function middleware (req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
+    const request = req as IncomingMessage & { session?: unknown }
+    if (handleFrom(request.session) !== undefined) { next(); return }
+
+    engine.load(cookieHeaderOf(req), req).then(state => {
+      const handle = new SessionHandle(engine, state)
+      const session = createSession(handle, state.stored?.data, true)
+      Object.defineProperty(request, 'session', {
+        configurable: true,
+        enumerable: true,
+        get: () => session,
+        set: (value: unknown) => { replaceData(session, handle, value) }
+      })
+      commitBeforeHeaders(res, {
+        commit: () => engine.commit(state, session),
+        committed: () => { handle.committed = true },
+        failed: error => { next(error) }
+      })
+      callNext(next)
+    }, next)
+  }
+
+  return Object.assign(middleware, createApi(engine))
+}
+
+/** `req.session = null` destroys; assigning an object replaces the data, keeping the session. */
+function replaceData (session: Session, handle: SessionHandle, value: unknown): void {
+  if (value === session) return
+  clearData(session)
+  if (value === null || value === undefined) {
+    handle.engine.regenerate(handle.state)
+    return
+  }
+  if (typeof value !== 'object') throw new TypeError('req.session can be set to null (destroy) or an object of session data')
+  copyData(session, value as Record<string, unknown>)
+}
+
+function callNext (next: NextFunction): void {
+  try {
+    next()
+  } catch (error) {
+    next(error)
+  }
+}

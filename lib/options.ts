@@ -1,0 +1,64 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import type { SameSite } from './cookie'
+import type { Algorithm } from './keys'
+import type { RejectReason, Store } from './stores/store'
+
+/** Everything arcSession() accepts. Every setting is optional; options win over the environment. */
+export interface ArcSessionOptions {
+  /**
+   * Key material: a string, or a list whose first entry seals/signs and whose every entry
+   * opens/verifies (rotation). Env: ARC_APP_SECRET, plus ARC_APP_SECRET_PREVIOUS (comma-separated).
+   */
+  secret?: string | readonly string[]
+  /** JWE content encryption. Env: ARC_APP_SECRET_ALGO. Default A256GCM. */
+  algorithm?: Algorithm
+  /** 'jwe' for the cookie store, anything else names a DynamoDB table. Env: ARC_SESSION_TABLE_NAME, SESSION_TABLE_NAME. */
+  table?: string
+  /** A store of your own; wins over `table`. */
+  store?: Store
+  /** Idle lifetime in seconds: a session unused for this long ends. Env: ARC_SESSION_TTL, SESSION_TTL. Default 604800 (7 days). */
+  ttl?: number
+  /** Absolute lifetime in seconds from creation; 0 turns it off. Env: ARC_SESSION_MAX_LIFETIME. Default 2592000 (30 days). */
+  maxLifetime?: number
+  cookie?: CookieOptions
+  dynamodb?: DynamoDBOptions
+  /** Called with the reason whenever a session cookie is refused (for metrics). Never sees the cookie. */
+  onReject?: (reason: RejectReason, req: unknown) => void
+  /** Milliseconds since the epoch; replace it in tests to move time. Default Date.now. */
+  clock?: () => number
+  /** Where environment settings come from. Default process.env. */
+  env?: Readonly<Record<string, string | undefined>>
+}
+
+export interface CookieOptions {
+  /** Default `_idx` (arc's name). */
+  name?: string
+  /** Env: ARC_SESSION_DOMAIN, SESSION_DOMAIN. Default: none (host-only). */
+  domain?: string
+  /** Default `/`. */
+  path?: string
+  /** Env: ARC_SESSION_SAME_SITE. Default `lax`. */
+  sameSite?: SameSite
+  /**
+   * Default: on, except where ARC_ENV is `testing` or, with ARC_ENV unset, NODE_ENV is not
+   * `production` (arc's own rule, since arc sets ARC_ENV=testing when it is unset).
+   * SameSite=None always gets Secure.
+   */
+  secure?: boolean
+  /**
+   * Most bytes the session cookies may add to the next request's Cookie header. Default 12288
+   * (three 4 KB chunks), which leaves room for other headers under Node's 16 KiB header limit.
+   */
+  maxBytes?: number
+}
+
+export interface DynamoDBOptions {
+  /** A ready client; region, endpoint and credentials are then its own. */
+  client?: DynamoDBClient
+  /** Default: AWS_REGION / AWS_DEFAULT_REGION / the shared config file. */
+  region?: string
+  /** e.g. http://localhost:4567 for dynalite. Default: AWS_ENDPOINT_URL_DYNAMODB, else AWS. */
+  endpoint?: string
+  /** Seconds a store operation may take, retries included, before the request fails with 503. Default 5. */
+  timeout?: number
+}

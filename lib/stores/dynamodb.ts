@@ -1,0 +1,140 @@
+import type { AttributeValue, DynamoDBClient, GetItemCommandOutput } from '@aws-sdk/client-dynamodb'
+import { encodeCookieValue } from '../cookie'
+import { randomToken } from '../crypto/random'
+import { sign, unsign } from '../crypto/signature'
+import { SessionTooLargeError } from '../errors'
+import { RESERVED_NAMES } from '../json'
+import type { SigningKey } from '../keys'
+import { isExpired } from '../lifetime'
+import type { DynamoDBOptions } from '../options'
+import { loadSdk, resolveClient, storeFailure } from './dynamodb-client'
+import { MAX_ITEM_BYTES, fromAttributeMap, mapBytes, toAttribute, toAttributeMap } from './dynamodb-item'
+import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from './store'
+
+/** What arc's ids look like (uid-safe, 18 bytes), with room for other writers' ids. */
+const SESSION_ID = /^[A-Za-z0-9_-]{16,128}$/
+
+/**
+ * Sessions in a DynamoDB table, arc's layout: `{ _idx (hash key), _secret, _ttl, ...data }`,
+ * the cookie holding only `id.signature`. One consistent GetItem to read; writes send only
+ * the top-level attributes that changed, so concurrent requests editing different keys
+ * keep both edits; nothing is created until a session holds data.
+ */
+export class DynamoDBStore implements Store {
+  private readonly sdk = loadSdk()
+
+  constructor (
+    private readonly table: string,
+    private readonly keys: readonly SigningKey[],
+    private readonly client: DynamoDBClient,
+    private readonly timeoutMs: number
+  ) {}
+
+  async load (cookie: string, context: StoreContext): Promise<LoadResult> {
+    const verified = unsign(cookie, this.keys)
+    if (verified === undefined) return { reject: cookie.includes('.') ? 'tampered' : 'malformed' }
+    if (!SESSION_ID.test(verified.value)) return { reject: 'malformed' }
+
+    const { Item: item } = await this.send<GetItemCommandOutput>('GetItem', new this.sdk.GetItemCommand({
+      TableName: this.table, Key: { _idx: { S: verified.value } }, ConsistentRead: true
+    }))
+    // A missing item, one whose _ttl has passed (DynamoDB deletes expired items up to days late),
+    // or one without arc's _secret (arc would discard it too) are all the same: no session.
+    const ttl = Number(item?._ttl?.N)
+    if (item === undefined || !(ttl > context.now) || item._secret?.S === undefined) return { reject: 'expired' }
+
+    const touched = ttl - context.ttl
+    const created = item._created?.N !== undefined ? Number(item._created.N) : Math.min(context.now, touched)
+    if (isExpired(context, created, Math.min(touched, context.now))) return { reject: 'expired' }
+    return {
+      session: { id: verified.value, data: fromAttributeMap(item, RESERVED_NAMES), created, touched, stale: !verified.key.current }
+    }
+  }
+
+  async save (request: SaveRequest, context: StoreContext): Promise<SaveResult> {
+    const ttl = { N: String(context.now + context.ttl) }
+    if (request.id === undefined) return await this.create(request, ttl)
+    if (request.changed.length === 0 && request.removed.length === 0 && !request.refresh) return this.cookieFor(request.id)
+
+    const names: Record<string, string> = {}
+    const values: Record<string, AttributeValue> = { ':ttl': ttl, ':secret': { S: randomToken() }, ':created': { N: String(request.created) }, ':now': { N: String(context.now) } }
+    const sets = ['#ttl = :ttl', '#secret = if_not_exists(#secret, :secret)', '#created = if_not_exists(#created, :created)']
+    const removes: string[] = []
+    const data = JSON.parse(request.json) as Record<string, unknown>
+    Object.assign(names, { '#ttl': '_ttl', '#secret': '_secret', '#created': '_created', '#idx': '_idx' })
+    request.changed.forEach((key, index) => {
+      names[`#k${index}`] = key
+      values[`:v${index}`] = toAttribute(data[key], key)
+      sets.push(`#k${index} = :v${index}`)
+    })
+    request.removed.forEach((key, index) => {
+      names[`#r${index}`] = key
+      removes.push(`#r${index}`)
+    })
+    if (request.changed.length > 0) this.checkSize(request)
+
+    try {
+      await this.send('UpdateItem', new this.sdk.UpdateItemCommand({
+        TableName: this.table,
+        Key: { _idx: { S: request.id } },
+        UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
+        // Never resurrect a session destroyed or expired since it was read: start a new one instead.
+        ConditionExpression: 'attribute_exists(#idx) AND #ttl > :now',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values
+      }))
+    } catch (error) {
+      if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error
+      return await this.create(request, ttl)
+    }
+    return this.cookieFor(request.id)
+  }
+
+  async destroy (id: string): Promise<void> {
+    await this.send('DeleteItem', new this.sdk.DeleteItemCommand({ TableName: this.table, Key: { _idx: { S: id } } }))
+  }
+
+  private async create (request: SaveRequest, ttl: AttributeValue): Promise<SaveResult> {
+    const id = randomToken()
+    const data = toAttributeMap(JSON.parse(request.json) as Record<string, unknown>)
+    const item = { ...data, _idx: { S: id }, _secret: { S: randomToken() }, _ttl: ttl, _created: { N: String(request.created) } }
+    const size = mapBytes(item)
+    if (size > MAX_ITEM_BYTES) throw new SessionTooLargeError(`the session is ${size} bytes, over DynamoDB's ${MAX_ITEM_BYTES}-byte item limit`, size, MAX_ITEM_BYTES)
+    await this.send('PutItem', new this.sdk.PutItemCommand({
+      TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(#idx)', ExpressionAttributeNames: { '#idx': '_idx' }
+    }))
+    return this.cookieFor(id)
+  }
+
+  /** Refuse before sending when the JSON alone is already past the limit (JSON is never smaller than the item by much). */
+  private checkSize (request: SaveRequest): void {
+    if (request.json.length <= MAX_ITEM_BYTES) return
+    const size = mapBytes(toAttributeMap(JSON.parse(request.json) as Record<string, unknown>)) + 80
+    if (size > MAX_ITEM_BYTES) throw new SessionTooLargeError(`the session is about ${size} bytes, over DynamoDB's ${MAX_ITEM_BYTES}-byte item limit`, size, MAX_ITEM_BYTES)
+  }
+
+  private cookieFor (id: string): SaveResult {
+    const current = this.keys[0] as SigningKey
+    return { cookie: encodeCookieValue(sign(id, current)), id }
+  }
+
+  private async send<T> (operation: string, command: { input: unknown }): Promise<T> {
+    try {
+      return await (this.client.send as (command: unknown, options: { abortSignal: AbortSignal }) => Promise<T>)(
+        command, { abortSignal: AbortSignal.timeout(this.timeoutMs) })
+    } catch (error) {
+      if (operation === 'UpdateItem' && (error as { name?: string }).name === 'ConditionalCheckFailedException') throw error
+      throw storeFailure(error, operation, this.table)
+    }
+  }
+}
+
+export function createDynamoDBStore ({ table, keys, options, env }: {
+  table: string
+  keys: readonly SigningKey[]
+  options: DynamoDBOptions
+  env: Readonly<Record<string, string | undefined>>
+}): DynamoDBStore {
+  const { client, timeoutMs } = resolveClient(options, env)
+  return new DynamoDBStore(table, keys, client, timeoutMs)
+}
