@@ -1,0 +1,37 @@
+import { randomBytes } from 'node:crypto'
+import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from 'arc-session'
+
+interface Entry {
+  data: string
+  created: number
+  touched: number
+}
+
+/**
+ * A store of your own: sessions in a Map, for tests and single-process apps. The cookie
+ * holds a random 144-bit id; the middleware does the rest (cookie attributes, change
+ * tracking, lifetimes, regenerate/destroy).
+ */
+export class MemoryStore implements Store {
+  readonly sessions = new Map<string, Entry>()
+
+  async load (cookie: string, { now, ttl, maxLifetime }: StoreContext): Promise<LoadResult> {
+    const entry = this.sessions.get(cookie)
+    if (entry === undefined) return { reject: 'expired' }
+    if (now >= entry.touched + ttl || (maxLifetime > 0 && now >= entry.created + maxLifetime)) {
+      this.sessions.delete(cookie)
+      return { reject: 'expired' }
+    }
+    return { session: { id: cookie, data: JSON.parse(entry.data), created: entry.created, touched: entry.touched } }
+  }
+
+  async save (request: SaveRequest, { now }: StoreContext): Promise<SaveResult> {
+    const id = request.id !== undefined && this.sessions.has(request.id) ? request.id : randomBytes(18).toString('base64url')
+    this.sessions.set(id, { data: request.json, created: request.created, touched: now })
+    return { cookie: id, id }
+  }
+
+  async destroy (id: string): Promise<void> {
+    this.sessions.delete(id)
+  }
+}
