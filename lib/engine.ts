@@ -141,7 +141,7 @@ export class SessionEngine {
     const created = previous?.created ?? context.now
     const json = jsonOf(diff.current)
     const result = await this.config.store.save({
-      ...(previous?.id === undefined ? {} : { id: previous.id }),
+      ...(previous?.id === undefined ? {} : { id: previous.id, touched: previous.touched }),
       data,
       json,
       changed: diff.changed,
@@ -149,10 +149,11 @@ export class SessionEngine {
       refresh,
       created
     }, context)
-    const cookies = this.sessionCookies(state, result.cookie, created, context)
+    const touched = result.touched ?? context.now
+    const cookies = this.sessionCookies(state, result.cookie, created, touched, context)
     await this.retire(state, context)
     log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
-    state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data, created, touched: refresh || previous === undefined ? context.now : previous.touched }
+    state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data, created, touched }
     state.snapshot = diff.current
     state.renew = false
     state.pending = []
@@ -180,7 +181,7 @@ export class SessionEngine {
   }
 
   /** The cookie (in chunks when over 4 KB), plus expiry for session cookies the browser holds and no longer needs. */
-  private sessionCookies (state: SessionState, value: string, created: number, context: StoreContext): string[] {
+  private sessionCookies (state: SessionState, value: string, created: number, touched: number, context: StoreContext): string[] {
     const pairs = splitIntoChunks(this.config.cookieName, value)
     const bytes = pairs.reduce((sum, pair) => sum + pairBytes(pair), 0)
     if (bytes > this.config.maxBytes) {
@@ -188,7 +189,7 @@ export class SessionEngine {
         `the session needs ${bytes} bytes of cookies, over the ${this.config.maxBytes}-byte limit (cookie.maxBytes); ` +
         `keep less in the session, or use the DynamoDB store`, bytes, this.config.maxBytes)
     }
-    const maxAge = cookieMaxAge(context, created)
+    const maxAge = cookieMaxAge(context, created, touched)
     const names = new Set(pairs.map(([name]) => name))
     const cookies = pairs.map(([name, text]) => serializeCookie(name, text, maxAge, this.config.cookie, context.now))
     for (const name of state.browserCookies) {

@@ -6,9 +6,12 @@ export const MAX_COOKIE_AGE = 400 * 24 * 60 * 60
 /** Tokens stamped this far in the future are refused: clocks differ, but not by this much. */
 export const CLOCK_SKEW = 300
 
-/** The moment (epoch seconds) a session written now stops being accepted: idle and absolute clocks together. */
-export function expiresAt (context: StoreContext, created: number): number {
-  const idle = context.now + context.ttl
+/**
+ * The moment (epoch seconds) a session stops being accepted: idle and absolute clocks together.
+ * `touched` is when its idle clock last restarted: now, for a session written now.
+ */
+export function expiresAt (context: StoreContext, created: number, touched = context.now): number {
+  const idle = touched + context.ttl
   return context.maxLifetime > 0 ? Math.min(idle, created + context.maxLifetime) : idle
 }
 
@@ -18,9 +21,9 @@ export function isExpired (context: StoreContext, created: number, touched: numb
   return context.maxLifetime > 0 && context.now >= created + context.maxLifetime
 }
 
-/** Cookie Max-Age for a session written now: never longer than the server would accept it. */
-export function cookieMaxAge (context: StoreContext, created: number): number {
-  return Math.max(0, Math.min(expiresAt(context, created) - context.now, MAX_COOKIE_AGE))
+/** Cookie Max-Age for a session sent now: never longer than the server would accept it. */
+export function cookieMaxAge (context: StoreContext, created: number, touched = context.now): number {
+  return Math.max(0, Math.min(expiresAt(context, created, touched) - context.now, MAX_COOKIE_AGE))
 }
 
 /** Read-only traffic refreshes the idle clock at most once per tenth of the ttl. */

@@ -32,6 +32,15 @@ export async function createTable (name: string, options: CreateTableOptions = {
     ...(options.endpoint === undefined ? {} : { endpoint: options.endpoint })
   }, process.env)
 
+  try {
+    return await createAndEnableTtl(sdk, client, name, options.wait ?? 60)
+  } finally {
+    // A client made here is ours to close; one passed in belongs to the caller.
+    if (options.client === undefined) client.destroy()
+  }
+}
+
+async function createAndEnableTtl (sdk: ReturnType<typeof loadSdk>, client: DynamoDBClient, name: string, wait: number): Promise<CreateTableResult> {
   let created = true
   try {
     await client.send(new sdk.CreateTableCommand({
@@ -44,7 +53,7 @@ export async function createTable (name: string, options: CreateTableOptions = {
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error
     created = false
   }
-  await sdk.waitUntilTableExists({ client, maxWaitTime: options.wait ?? 60, minDelay: 1, maxDelay: 2 }, { TableName: name })
+  await sdk.waitUntilTableExists({ client, maxWaitTime: wait, minDelay: 1, maxDelay: 2 }, { TableName: name })
 
   try {
     await client.send(new sdk.UpdateTimeToLiveCommand({

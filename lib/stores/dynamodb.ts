@@ -54,7 +54,10 @@ export class DynamoDBStore implements Store {
   async save (request: SaveRequest, context: StoreContext): Promise<SaveResult> {
     const ttl = { N: String(context.now + context.ttl) }
     if (request.id === undefined) return await this.create(request, ttl)
-    if (request.changed.length === 0 && request.removed.length === 0 && !request.refresh) return this.cookieFor(request.id)
+    if (request.changed.length === 0 && request.removed.length === 0 && !request.refresh) {
+      // Only the cookie changes (re-signed with the current key): the item and its _ttl stay as they are.
+      return { ...this.cookieFor(request.id), ...(request.touched === undefined ? {} : { touched: request.touched }) }
+    }
 
     const names: Record<string, string> = {}
     const values: Record<string, AttributeValue> = { ':ttl': ttl, ':secret': { S: randomToken() }, ':created': { N: String(request.created) }, ':now': { N: String(context.now) } }

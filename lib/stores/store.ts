@@ -51,9 +51,15 @@ export interface SaveRequest {
   /** Top-level keys set or removed since the session was loaded; ignored when creating. */
   readonly changed: readonly string[]
   readonly removed: readonly string[]
-  /** Restart the idle clock (a write, or a periodic refresh of a read-only session). */
+  /**
+   * Restart the idle clock (a write, or a periodic refresh of a read-only session). When false
+   * (nothing changed: a re-issue after key rotation, or write() of an unchanged session) a store
+   * may leave the session untouched and say so with `SaveResult.touched`.
+   */
   readonly refresh: boolean
   readonly created: number
+  /** When the idle clock last restarted, for an existing session. */
+  readonly touched?: number
 }
 
 export interface SaveResult {
@@ -61,6 +67,8 @@ export interface SaveResult {
   readonly cookie: string
   /** The store's handle for it, when it has one. */
   readonly id?: string
+  /** Where the idle clock stands after saving, if the store did not restart it (default: now). */
+  readonly touched?: number
 }
 
 export interface Store {
