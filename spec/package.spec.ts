@@ -55,7 +55,7 @@ describe('the published package', () => {
         }
         export type S = Store
       `
-      // @ts-expect-error marks a line the types must refuse: a session setting of the wrong type.
+      // The refused line: a setting of the wrong type must be a type error (ts-expect-error fails the build if not).
       const refused = `import { arcSession } from 'arc-session'\n// @ts-expect-error ttl is seconds, a number\narcSession({ ttl: '1h' })\n`
       await writeFile(join(dir, 'cjs.ts'), consumer + refused.replace("import { arcSession } from 'arc-session'\n", ''))
       await writeFile(join(dir, 'esm.mts'), consumer)
