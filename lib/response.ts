@@ -11,10 +11,6 @@ export interface CommitHooks {
 
 type Phase = 'open' | 'holding' | 'done'
 
-/** Headers that describe a held body; dropped with it when the commit fails, so the error page is not mislabelled. */
-const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'content-disposition', 'content-range',
-  'etag', 'last-modified', 'location', 'set-cookie', 'transfer-encoding']
-
 /**
  * Runs the session commit at the moment the response would send its headers, whichever
  * way it gets there: writeHead, write, end, flushHeaders (and so send, json, redirect,
@@ -25,6 +21,10 @@ const BODY_HEADERS = ['content-type', 'content-length', 'content-encoding', 'con
  */
 export function commitBeforeHeaders (res: ServerResponse, hooks: CommitHooks): void {
   const original = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders }
+  // Headers set before the session was loaded (by earlier middleware): the only ones an error response
+  // keeps. The route's own (Location, Cache-Control, Content-Type, its cookies) describe a response
+  // that is being discarded: a cached or redirecting error page would be worse than none.
+  const headersBefore = res.getHeaders()
   let phase: Phase = 'open'
   const held: Array<() => unknown> = []
   let owesDrain = false
@@ -39,7 +39,6 @@ export function commitBeforeHeaders (res: ServerResponse, hooks: CommitHooks): v
 
   function release (): void {
     phase = 'done'
-    hooks.committed()
     let lastWrite: unknown = true
     for (const call of held.splice(0)) lastWrite = call()
     if (owesDrain && lastWrite !== false && !res.writableEnded) res.emit('drain')
@@ -49,8 +48,10 @@ export function commitBeforeHeaders (res: ServerResponse, hooks: CommitHooks): v
     phase = 'done'
     failed = true
     held.length = 0
-    hooks.committed()
-    if (!res.headersSent) for (const name of BODY_HEADERS) res.removeHeader(name)
+    if (!res.headersSent) {
+      for (const name of res.getHeaderNames()) if (!(name in headersBefore)) res.removeHeader(name)
+      for (const [name, value] of Object.entries(headersBefore)) if (value !== undefined) res.setHeader(name, value)
+    }
     hooks.failed(error)
   }
 
@@ -70,6 +71,8 @@ export function commitBeforeHeaders (res: ServerResponse, hooks: CommitHooks): v
       return true
     }
     phase = 'holding'
+    // The cookie is being decided: a save()/regenerate()/destroy() from now on could not reach this response.
+    hooks.committed()
     result.then(cookies => { applyCookies(cookies); release() }, fail)
     return false
   }

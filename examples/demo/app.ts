@@ -1,5 +1,5 @@
 import express, { type ErrorRequestHandler, type Request } from 'express'
-import { arcSession, sessionInfo, type ArcSessionOptions } from 'arc-session'
+import { arcSession, sessionInfo, type ArcSessionOptions, type RejectReason } from 'arc-session'
 
 declare module 'arc-session' {
   interface SessionData {
@@ -11,13 +11,22 @@ declare module 'arc-session' {
 
 const BIG_NOTE = 'This note is here to make the session big. '.repeat(25)
 
+/** Why this request's session cookie was refused, if it was: shown on the page (onReject's use in the demo). */
+const refusals = new WeakMap<object, RejectReason>()
+
 /** The demo: a visit counter, a login that regenerates the session, a logout that destroys it, notes that grow it. */
 export function createDemoApp (options: ArcSessionOptions = {}): express.Express {
   const cookieName = options.cookie?.name ?? '_idx'
   const app = express()
   app.disable('x-powered-by')
   app.use(express.urlencoded({ extended: false, limit: '16kb' }))
-  app.use(arcSession(options))
+  app.use(arcSession({
+    ...options,
+    onReject: (reason, req) => {
+      refusals.set(req as object, reason)
+      options.onReject?.(reason, req)
+    }
+  }))
 
   app.get('/', async (req, res) => {
     req.session.count = (req.session.count ?? 0) + 1
@@ -94,6 +103,7 @@ sign out, reload, or restart the browser: the panel shows what the server finds 
       ? 'none: this request carried no session cookie'
       : sent.map(([name, size]) => `<code>${escape(name)}</code> ${size} bytes`).join(', ')}${sent.length > 1 ? ' <span class="hint">(one session, split in chunks: a cookie holds at most 4,096 bytes)</span>' : ''}</dd>
   </dl>
+  ${refusals.has(req) ? `<p id="refused" class="warning">The session cookie this request carried was refused (<strong>${escape(refusals.get(req) ?? '')}</strong>), so this is a new, empty session.</p>` : ''}
   <h3>Stored data</h3>
   <pre id="data">${escape(JSON.stringify(req.session, null, 2))}</pre>
   <p class="hint">The session cookie is HttpOnly: page scripts cannot read it. <code>document.cookie</code> here: <code id="document-cookie"></code></p>
@@ -141,7 +151,7 @@ function layout (title: string, body: string): string {
   .store-jwe { background: #ece3fb; color: #4b2593 } .store-dynamodb { background: #dcecfb; color: #0f4c85 } .store-custom { background: #fbf0d9; color: #6b4a06 }
   pre { background: #f3f5f8; border-radius: .35rem; padding: .75rem 1rem; overflow: auto; max-height: 18rem; white-space: pre-wrap; overflow-wrap: anywhere; font-size: .85rem; margin: 0 }
   form { margin: .6rem 0 } form.inline { display: inline-block; margin-right: .5rem } input { font: inherit; padding: .15rem .4rem } button { font: inherit; padding: .15rem .7rem; cursor: pointer }
-  .hint { color: #5a6272; font-size: .875rem } .error { color: #b00020; font-weight: 600 }
+  .hint { color: #5a6272; font-size: .875rem } .error { color: #b00020; font-weight: 600 } .warning { background: #fff4d6; border-left: 4px solid #e0a800; padding: .5rem .75rem }
 </style></head>
 <body><h1>${escape(title)}</h1>${body}</body></html>`
 }
