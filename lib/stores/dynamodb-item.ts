@@ -37,8 +37,16 @@ export function toAttribute (value: unknown, path: string): AttributeValue {
 
 export function toAttributeMap (object: Record<string, unknown>, path?: string): Record<string, AttributeValue> {
   const map: Record<string, AttributeValue> = {}
-  for (const key of Object.keys(object)) map[key] = toAttribute(object[key], path === undefined ? key : `${path}.${key}`)
+  for (const key of Object.keys(object)) {
+    map[path === undefined ? attributeName(key) : key] = toAttribute(object[key], path === undefined ? key : `${path}.${key}`)
+  }
   return map
+}
+
+/** A top-level key as an attribute name: DynamoDB requires at least one character. */
+export function attributeName (key: string): string {
+  if (key === '') throw new SessionDataError('the session has an empty key (""), which DynamoDB cannot hold as an attribute name')
+  return key
 }
 
 export function fromAttribute (attribute: AttributeValue): unknown {

@@ -8,7 +8,7 @@ import type { SigningKey } from '../keys'
 import { isExpired } from '../lifetime'
 import type { DynamoDBOptions } from '../options'
 import { loadSdk, resolveClient, storeFailure } from './dynamodb-client'
-import { MAX_ITEM_BYTES, fromAttributeMap, mapBytes, toAttribute, toAttributeMap } from './dynamodb-item'
+import { MAX_ITEM_BYTES, attributeName, fromAttributeMap, mapBytes, toAttribute, toAttributeMap } from './dynamodb-item'
 import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from './store'
 
 /** What arc's ids look like (uid-safe, 18 bytes), with room for other writers' ids. */
@@ -66,7 +66,7 @@ export class DynamoDBStore implements Store {
     const data = JSON.parse(request.json) as Record<string, unknown>
     Object.assign(names, { '#ttl': '_ttl', '#secret': '_secret', '#created': '_created', '#idx': '_idx' })
     request.changed.forEach((key, index) => {
-      names[`#k${index}`] = key
+      names[`#k${index}`] = attributeName(key)
       values[`:v${index}`] = toAttribute(data[key], key)
       sets.push(`#k${index} = :v${index}`)
     })
