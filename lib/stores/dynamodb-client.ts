@@ -85,7 +85,10 @@ export function storeFailure (error: unknown, operation: string, table: string):
   const failure = (error ?? {}) as { name?: string, code?: string, message?: string, $metadata?: { httpStatusCode?: number } }
   const name = failure.name ?? 'Error'
   const status = failure.$metadata?.httpStatusCode
-  if (UNAVAILABLE.has(name) || NETWORK.has(failure.code ?? '') || (status !== undefined && status >= 500)) {
+  // The SDK's retry layer re-wraps errors from another realm (jest, vm) as a plain Error that keeps only
+  // the text ("AWS SDK error wrapper for Error: connect ECONNREFUSED ..."): find the code there too.
+  const code = failure.code ?? /\b(E[A-Z]{4,})\b/.exec(failure.message ?? '')?.[1] ?? ''
+  if (UNAVAILABLE.has(name) || NETWORK.has(code) || (status !== undefined && status >= 500)) {
     return new StoreUnavailableError(`DynamoDB ${operation} on table "${table}" failed (${name}): the session store is unavailable`, { cause: error })
   }
   if (name === 'ResourceNotFoundException') {
