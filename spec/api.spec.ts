@@ -7,6 +7,7 @@ import {
   type ArcSessionOptions, type SessionApi, type SessionData
 } from 'arc-session'
 import { SECRET, cookieHeader, listen, parseSetCookie, testOptions } from './support/apps'
+import { useEnvironment } from './support/environment'
 
 // jose 6 is ESM only; jest's transform (jest.config.js) turns it into CommonJS, which TypeScript cannot know.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -45,22 +46,7 @@ function deepFreeze<T> (value: T): T {
 describe('module-level read() and write(), configured from process.env at call time', () => {
   const VARIABLES = ['ARC_APP_SECRET', 'ARC_APP_SECRET_PREVIOUS', 'ARC_APP_SECRET_ALGO', 'ARC_SESSION_TABLE_NAME', 'SESSION_TABLE_NAME',
     'ARC_SESSION_TTL', 'SESSION_TTL', 'ARC_SESSION_MAX_LIFETIME', 'ARC_SESSION_DOMAIN', 'SESSION_DOMAIN', 'ARC_SESSION_SAME_SITE', 'ARC_ENV']
-  let saved: Record<string, string | undefined> = {}
-
-  beforeEach(() => {
-    saved = Object.fromEntries(VARIABLES.map(name => [name, process.env[name]]))
-    for (const name of VARIABLES) delete process.env[name]
-    process.env.ARC_APP_SECRET = SECRET
-    process.env.ARC_ENV = 'testing'
-  })
-
-  afterEach(() => {
-    for (const name of VARIABLES) {
-      const value = saved[name]
-      if (value === undefined) delete process.env[name]
-      else process.env[name] = value
-    }
-  })
+  useEnvironment(VARIABLES, { ARC_APP_SECRET: SECRET, ARC_ENV: 'testing' })
 
   test('a counter on a plain node:http server: read(req) from the IncomingMessage, write() gives the Set-Cookie', async () => {
     const running = await listen((req, res) => {

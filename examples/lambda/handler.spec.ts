@@ -1,25 +1,11 @@
 import { CookieJar, SECRET, setCookiesIn } from '../../spec/support/apps'
 import { handler } from './handler'
+import { useEnvironment } from '../../spec/support/environment'
 
 // The Lambda example uses the module-level read()/write(), configured from process.env.
 
 const VARIABLES = ['ARC_APP_SECRET', 'ARC_APP_SECRET_PREVIOUS', 'ARC_SESSION_TABLE_NAME', 'SESSION_TABLE_NAME', 'ARC_SESSION_TTL', 'SESSION_TTL', 'ARC_ENV']
-let saved: Record<string, string | undefined> = {}
-
-beforeEach(() => {
-  saved = Object.fromEntries(VARIABLES.map(name => [name, process.env[name]]))
-  for (const name of VARIABLES) delete process.env[name]
-  process.env.ARC_APP_SECRET = SECRET
-  process.env.ARC_ENV = 'testing'
-})
-
-afterEach(() => {
-  for (const name of VARIABLES) {
-    const value = saved[name]
-    if (value === undefined) delete process.env[name]
-    else process.env[name] = value
-  }
-})
+useEnvironment(VARIABLES, { ARC_APP_SECRET: SECRET, ARC_ENV: 'testing' })
 
 type Result = Awaited<ReturnType<typeof handler>>
 

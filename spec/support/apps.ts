@@ -33,8 +33,12 @@ export function testOptions (extra: ArcSessionOptions = {}): ArcSessionOptions {
 export interface ParsedCookie {
   readonly name: string
   readonly value: string
+  /** Max-Age in seconds; undefined when absent. */
+  readonly maxAge: number | undefined
   /** Attribute names in lower case; flags map to true. */
   readonly attributes: Readonly<Record<string, string | true>>
+  /** `name=value` as the browser sends it back. */
+  readonly pair: string
   readonly raw: string
 }
 
@@ -47,7 +51,10 @@ export function parseSetCookie (raw: string): ParsedCookie {
     if (at < 0) attributes[part.trim().toLowerCase()] = true
     else attributes[part.slice(0, at).trim().toLowerCase()] = part.slice(at + 1).trim()
   }
-  return { name: pair.slice(0, eq).trim(), value: pair.slice(eq + 1).trim(), attributes, raw }
+  const maxAge = attributes['max-age']
+  const name = pair.slice(0, eq).trim()
+  const value = pair.slice(eq + 1).trim()
+  return { name, value, maxAge: typeof maxAge === 'string' ? Number(maxAge) : undefined, attributes, pair: `${name}=${value}`, raw }
 }
 
 type HeaderBag = Record<string, unknown> | undefined | null

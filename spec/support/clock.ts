@@ -7,6 +7,10 @@
  * clock, which is useless once the test has moved time days ahead.
  */
 
+import { parseSetCookie, type ParsedCookie as SetCookie } from './apps'
+
+export type { SetCookie }
+
 export interface TestClock {
   /** Milliseconds since the epoch, for the `clock` option. */
   (): number
@@ -26,32 +30,6 @@ export function testClock (startSeconds = 1_900_000_000): TestClock {
   clock.advance = (seconds: number) => { ms += seconds * 1000 }
   clock.set = (epochSeconds: number) => { ms = epochSeconds * 1000 }
   return clock
-}
-
-export interface SetCookie {
-  readonly name: string
-  readonly value: string
-  /** Max-Age in seconds; undefined when absent. */
-  readonly maxAge: number | undefined
-  /** Attribute names in lower case; flags map to true. */
-  readonly attributes: Readonly<Record<string, string | true>>
-  /** `name=value` as the browser sends it back. */
-  readonly pair: string
-}
-
-export function parseSetCookie (header: string): SetCookie {
-  const [pair = '', ...rest] = header.split(';')
-  const eq = pair.indexOf('=')
-  const attributes: Record<string, string | true> = {}
-  for (const part of rest) {
-    const at = part.indexOf('=')
-    if (at < 0) attributes[part.trim().toLowerCase()] = true
-    else attributes[part.slice(0, at).trim().toLowerCase()] = part.slice(at + 1).trim()
-  }
-  const maxAge = attributes['max-age']
-  const name = pair.slice(0, eq).trim()
-  const value = pair.slice(eq + 1).trim()
-  return { name, value, maxAge: typeof maxAge === 'string' ? Number(maxAge) : undefined, attributes, pair: `${name}=${value}` }
 }
 
 /** The Set-Cookie values of a response (supertest's or node:http's), parsed. */
