@@ -3,9 +3,10 @@ import { MAX_COOKIE_PAIR_BYTES } from './chunks'
 import { ConfigError } from './errors'
 import { ALGORITHMS, encryptionKeys, signingKeys, type Algorithm } from './keys'
 import type { ArcSessionOptions } from './options'
-import { isProduction, resolveSecrets } from './secrets'
+import { resolveSecrets } from './secrets'
 import { describe, matching, oneOf, pick, seconds } from './settings'
 import { createDynamoDBStore } from './stores/dynamodb'
+import { TABLE_NAME, TABLE_NAME_EXPECTED } from './table-name'
 import { JweStore } from './stores/jwe'
 import type { RejectReason, Store } from './stores/store'
 
@@ -28,13 +29,35 @@ export const DEFAULT_TTL = 7 * 24 * 60 * 60
 export const DEFAULT_MAX_LIFETIME = 30 * 24 * 60 * 60
 export const DEFAULT_MAX_BYTES = 3 * MAX_COOKIE_PAIR_BYTES
 
+/** arc's cookie name: only a cookie of this name may carry arc's tokens, which have no key id. */
+export const ARC_COOKIE_NAME = '_idx'
+
 const COOKIE_NAME = /^[!#$%&'*+\-^_`|~0-9A-Za-z]{1,64}$/
 const COOKIE_DOMAIN = /^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/
 const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
-const TABLE_NAME = /^[A-Za-z0-9_.-]{3,255}$/
+
+const KNOWN_SETTINGS = {
+  options: ['secret', 'algorithm', 'table', 'store', 'ttl', 'maxLifetime', 'cookie', 'dynamodb', 'onReject', 'clock', 'env'],
+  'options.cookie': ['name', 'domain', 'path', 'sameSite', 'secure', 'maxBytes'],
+  'options.dynamodb': ['client', 'region', 'endpoint', 'timeout']
+} as const
+
+/** A misspelt setting (maxLifeTime, samesite) would otherwise be ignored in silence. */
+function checkKnown (value: unknown, where: keyof typeof KNOWN_SETTINGS): void {
+  if (value === undefined) return
+  if (typeof value !== 'object' || value === null) throw new ConfigError(where, `expected an object, got ${describe(value)}`)
+  const known: readonly string[] = KNOWN_SETTINGS[where]
+  for (const key of Object.keys(value)) {
+    if (known.includes(key)) continue
+    const meant = known.find(name => name.toLowerCase() === key.toLowerCase())
+    throw new ConfigError(`${where}.${key}`, `is not a setting${meant === undefined ? `; the settings here are ${known.join(', ')}` : `; did you mean ${meant}?`}`)
+  }
+}
 
 export function resolveConfig (options: ArcSessionOptions = {}): Config {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('options', `expected an object, got ${describe(options)}`)
+  checkKnown(options, 'options')
+  checkKnown(options.cookie, 'options.cookie')
+  checkKnown(options.dynamodb, 'options.dynamodb')
   const env = options.env ?? process.env
 
   const ttl = seconds(pick(options.ttl, 'options.ttl', env, ['ARC_SESSION_TTL', 'SESSION_TTL']) ?? { value: DEFAULT_TTL, name: 'ttl' },
@@ -43,7 +66,7 @@ export function resolveConfig (options: ArcSessionOptions = {}): Config {
     { min: 0, fix: 'It is the absolute lifetime from creation; 0 turns it off.' })
 
   const cookieOptions = options.cookie ?? {}
-  const cookieName = matching({ value: cookieOptions.name ?? '_idx', name: 'options.cookie.name' }, COOKIE_NAME, 'a cookie name (letters, digits, !#$%&\'*+-^_`|~)')
+  const cookieName = matching({ value: cookieOptions.name ?? ARC_COOKIE_NAME, name: 'options.cookie.name' }, COOKIE_NAME, 'a cookie name (letters, digits, !#$%&\'*+-^_`|~)')
   const domainSetting = pick(cookieOptions.domain, 'options.cookie.domain', env, ['ARC_SESSION_DOMAIN', 'SESSION_DOMAIN'])
   const domain = domainSetting === undefined ? undefined : matching(domainSetting, COOKIE_DOMAIN, 'a domain such as example.com')
   const path = matching({ value: cookieOptions.path ?? '/', name: 'options.cookie.path' }, COOKIE_PATH, 'a path starting with /')
@@ -56,7 +79,10 @@ export function resolveConfig (options: ArcSessionOptions = {}): Config {
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new ConfigError('options.clock', `expected a function returning milliseconds, got ${describe(options.clock)}`)
   const clock = options.clock ?? Date.now
 
-  const { store, storeKind, table } = resolveStore(options, env)
+  const { store, storeKind, table } = resolveStore(options, env, cookieName)
+  if (options.dynamodb !== undefined && storeKind !== 'dynamodb') {
+    throw new ConfigError('options.dynamodb', `is set, but the store is ${storeKind === 'jwe' ? 'the cookie store (JWE)' : 'options.store'}: set options.table (or ARC_SESSION_TABLE_NAME) to a table name to use DynamoDB`)
+  }
   return Object.freeze({
     store,
     storeKind,
@@ -78,9 +104,11 @@ function resolveSecure (option: boolean | undefined, sameSite: SameSite, env: Re
     return true
   }
   if (option !== undefined) return option
+  // arc's rule: Secure unless ARC_ENV is 'testing'; without ARC_ENV, a development or test NODE_ENV
+  // is the same signal. Browsers accept Secure cookies from http://localhost.
   const arcEnv = env.ARC_ENV
-  if (arcEnv === undefined || arcEnv === '') return isProduction(env)
-  return arcEnv !== 'testing'
+  if (arcEnv !== undefined && arcEnv !== '') return arcEnv !== 'testing'
+  return env.NODE_ENV !== 'development' && env.NODE_ENV !== 'test'
 }
 
 function resolveMaxBytes (option: number | undefined): number {
@@ -92,7 +120,7 @@ function resolveMaxBytes (option: number | undefined): number {
   return option
 }
 
-function resolveStore (options: ArcSessionOptions, env: Readonly<Record<string, string | undefined>>): Pick<Config, 'store' | 'storeKind' | 'table'> {
+function resolveStore (options: ArcSessionOptions, env: Readonly<Record<string, string | undefined>>, cookieName: string): Pick<Config, 'store' | 'storeKind' | 'table'> {
   if (options.store !== undefined) {
     const store = options.store as Partial<Store> | null
     if (typeof store !== 'object' || store === null || typeof store.load !== 'function' || typeof store.save !== 'function' || typeof store.destroy !== 'function') {
@@ -110,9 +138,9 @@ function resolveStore (options: ArcSessionOptions, env: Readonly<Record<string, 
 
   if (tableSetting === undefined || tableSetting.value === 'jwe') {
     const secrets = resolveSecrets(options.secret, env, { keyBytes: { algorithm } })
-    return { store: new JweStore(algorithm, encryptionKeys(secrets, algorithm)), storeKind: 'jwe' }
+    return { store: new JweStore(algorithm, encryptionKeys(secrets, algorithm, cookieName), { acceptArcTokens: cookieName === ARC_COOKIE_NAME }), storeKind: 'jwe' }
   }
-  const table = matching(tableSetting, TABLE_NAME, 'a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -), or \'jwe\' for the cookie store')
+  const table = matching(tableSetting, TABLE_NAME, `${TABLE_NAME_EXPECTED}, or 'jwe' for the cookie store`)
   const secrets = resolveSecrets(options.secret, env, {})
   return { store: createDynamoDBStore({ table, keys: signingKeys(secrets), options: options.dynamodb ?? {}, env }), storeKind: 'dynamodb', table }
 }

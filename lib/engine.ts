@@ -23,11 +23,23 @@ export interface SessionState {
   pending: string[]
   /** A commit in flight (save() not awaited, then the response): the next one waits for it. */
   busy: Promise<void> | undefined
+  /** Counts regenerate()/destroy() calls, so a save in flight can tell it was overtaken. */
+  generation: number
 }
 
 export interface CommitOptions {
   /** write(): always produce a cookie, as arc's write does, even when nothing changed. */
   readonly force?: boolean
+  /** save(): keep the cookies for the response rather than handing them over. */
+  readonly keep?: boolean
+}
+
+/** Set-Cookie values by cookie name, the later decision winning: one value per cookie in a response. */
+function mergeCookies (earlier: readonly string[], later: readonly string[]): string[] {
+  if (earlier.length === 0) return [...later]
+  const byName = new Map<string, string>()
+  for (const cookie of [...earlier, ...later]) byName.set(cookie.slice(0, cookie.indexOf('=')), cookie)
+  return [...byName.values()]
 }
 
 /**
@@ -43,7 +55,7 @@ export class SessionEngine {
   }
 
   emptyState (): SessionState {
-    return { stored: undefined, snapshot: new Map(), browserCookies: new Set(), renew: false, retired: [], pending: [], busy: undefined }
+    return { stored: undefined, snapshot: new Map(), browserCookies: new Set(), renew: false, retired: [], pending: [], busy: undefined, generation: 0 }
   }
 
   /** Resolves to an empty state for any bad cookie; rejects only when the store fails. */
@@ -96,30 +108,48 @@ export class SessionEngine {
     if (state.stored?.id !== undefined) state.retired.push(state.stored.id)
     state.stored = undefined
     state.renew = true
+    state.generation++
   }
 
   /**
    * The Set-Cookie values the response must carry now. Synchronous (an array) when no
    * store call is needed, the common case of a session read and left alone; a promise
-   * when the store has work to do.
+   * when the store has work to do. Commits on one state run one after another.
+   *
+   * With `keep` (save()), what is decided waits in `state.pending` for the response; the
+   * final commit sends it, merged with anything decided after it.
    */
   commit (state: SessionState, data: Record<string, unknown>, options: CommitOptions = {}): string[] | Promise<string[]> {
     if (state.busy !== undefined) return state.busy.then(() => this.commit(state, data, options))
-    const result = this.commitNow(state, data, options)
-    if (Array.isArray(result)) return result
+    const work = this.decide(state, data, options)
+    if (work === undefined) {
+      if (options.keep === true) return state.pending
+      const pending = state.pending
+      state.pending = []
+      return pending
+    }
+    const result = work.then(cookies => {
+      const merged = mergeCookies(state.pending, cookies)
+      state.pending = options.keep === true ? merged : []
+      return merged
+    })
     const busy = result.then(() => undefined, () => undefined)
     state.busy = busy
     void busy.then(() => { if (state.busy === busy) state.busy = undefined })
     return result
   }
 
-  private commitNow (state: SessionState, data: Record<string, unknown>, options: CommitOptions): string[] | Promise<string[]> {
+  /** What the store must do for this data now, or undefined when nothing. */
+  private decide (state: SessionState, data: Record<string, unknown>, options: CommitOptions): Promise<string[]> | undefined {
     const context = this.context()
     const diff = diffSession(state.snapshot, data)
     const stored = state.stored
 
     if (diff.current.size === 0) {
-      if (stored === undefined && !state.renew && state.retired.length === 0 && state.browserCookies.size === 0) return this.takePending(state)
+      // A session emptied here, destroyed, or a refused cookie in the browser: remove it. An empty
+      // session loaded and left alone (arc creates one for every visitor) costs nothing.
+      const untouched = !state.renew && state.retired.length === 0 && diff.removed.length === 0 && options.force !== true
+      if (untouched && (stored !== undefined || state.browserCookies.size === 0)) return undefined
       return this.clear(state, context)
     }
     const changed = diff.changed.length > 0 || diff.removed.length > 0
@@ -127,28 +157,34 @@ export class SessionEngine {
     if (stored === undefined || changed || due || stored.stale === true || options.force === true) {
       return this.save(state, data, diff, context, changed || due)
     }
-    return this.takePending(state)
-  }
-
-  private takePending (state: SessionState): string[] {
-    const pending = state.pending
-    state.pending = []
-    return pending
+    return undefined
   }
 
   private async save (state: SessionState, data: Record<string, unknown>, diff: SessionDiff, context: StoreContext, refresh: boolean): Promise<string[]> {
+    const generation = state.generation
     const previous = state.stored
     const created = previous?.created ?? context.now
-    const json = jsonOf(diff.current)
     const result = await this.config.store.save({
       ...(previous?.id === undefined ? {} : { id: previous.id, touched: previous.touched }),
       data,
-      json,
+      json: jsonOf(diff.current),
       changed: diff.changed,
       removed: diff.removed,
       refresh,
       created
     }, context)
+    if (result.gone === true) {
+      // Destroyed or expired elsewhere since this request read it (a logout in another tab): the
+      // session stays gone, rather than being brought back by a request that began before.
+      log('session gone from the store while in use: not recreated')
+      state.stored = undefined
+      return await this.clear(state, context)
+    }
+    if (state.generation !== generation) {
+      // regenerate()/destroy() while this save was in flight: what it wrote belongs to the old identity.
+      if (result.id !== undefined) state.retired.push(result.id)
+      return []
+    }
     const touched = result.touched ?? context.now
     const cookies = this.sessionCookies(state, result.cookie, created, touched, context)
     await this.retire(state, context)
@@ -156,19 +192,18 @@ export class SessionEngine {
     state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data, created, touched }
     state.snapshot = diff.current
     state.renew = false
-    state.pending = []
     return cookies
   }
 
   private async clear (state: SessionState, context: StoreContext): Promise<string[]> {
+    const generation = state.generation
     if (state.stored?.id !== undefined) state.retired.push(state.stored.id)
     await this.retire(state, context)
     const cookies = [...state.browserCookies].map(name => serializeCookie(name, '', 0, this.config.cookie, context.now))
     state.stored = undefined
     state.snapshot = new Map()
     state.browserCookies = new Set()
-    state.renew = false
-    state.pending = []
+    if (state.generation === generation) state.renew = false
     return cookies
   }
 

@@ -4,7 +4,7 @@
  * session is read, and ignored when one is written, so data can neither see nor
  * overwrite them.
  */
-export const RESERVED_NAMES: ReadonlySet<string> = new Set(['iat', 'exp', 'nbf', '_idx', '_secret', '_ttl', '_created'])
+export const RESERVED_NAMES: ReadonlySet<string> = new Set(['iat', 'exp', 'nbf', '_idx', '_secret', '_ttl', '_touched', '_created'])
 
 function dropProto (key: string, value: unknown): unknown {
   return key === '__proto__' ? undefined : value

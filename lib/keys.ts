@@ -28,10 +28,14 @@ export function keyBytes (secret: string, algorithm: Algorithm): Buffer {
   return Buffer.from(secret, 'utf8').subarray(0, KEY_BYTES[algorithm])
 }
 
-export function encryptionKeys (secrets: readonly string[], algorithm: Algorithm): EncryptionKey[] {
+/**
+ * The key id binds a token to the cookie it was made for: a token sealed for one cookie name
+ * (an admin session, say) is an unknown key under another, even with the same secret.
+ */
+export function encryptionKeys (secrets: readonly string[], algorithm: Algorithm, cookieName: string): EncryptionKey[] {
   return secrets.map((secret, index) => {
     const bytes = keyBytes(secret, algorithm)
-    const kid = createHmac('sha256', bytes).update('arc-session key id').digest('base64url').slice(0, 8)
+    const kid = createHmac('sha256', bytes).update(`arc-session key id\u0000${cookieName}`).digest('base64url').slice(0, 8)
     return Object.freeze({ kid, key: createSecretKey(bytes), current: index === 0 })
   })
 }

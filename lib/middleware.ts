@@ -3,6 +3,7 @@ import { createApi, type SessionApi } from './api'
 import { resolveConfig } from './config'
 import { SessionEngine } from './engine'
 import type { ArcSessionOptions } from './options'
+import { HeadersSentError } from './errors'
 import { cookieHeaderOf } from './request'
 import { commitBeforeHeaders } from './response'
 import { SessionHandle, clearData, copyData, createSession, handleFrom, type Session } from './session'
@@ -49,6 +50,7 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
 /** `req.session = null` destroys; assigning an object replaces the data, keeping the session. */
 function replaceData (session: Session, handle: SessionHandle, value: unknown): void {
   if (value === session) return
+  if (handle.committed) throw new HeadersSentError(value === null || value === undefined ? 'destroy' : 'replace')
   clearData(session)
   if (value === null || value === undefined) {
     handle.engine.regenerate(handle.state)
@@ -58,10 +60,15 @@ function replaceData (session: Session, handle: SessionHandle, value: unknown): 
   copyData(session, value as Record<string, unknown>)
 }
 
+/**
+ * next() runs outside the load's promise chain: whatever the route throws (a plain node:http
+ * handler has no router to catch it) surfaces as it would without this middleware, rather than
+ * as an unhandled rejection, and the route is never run twice.
+ */
 function callNext (next: NextFunction): void {
   try {
     next()
   } catch (error) {
-    next(error)
+    process.nextTick(() => { throw error })
   }
 }

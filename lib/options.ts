@@ -22,7 +22,7 @@ export interface ArcSessionOptions {
   maxLifetime?: number
   cookie?: CookieOptions
   dynamodb?: DynamoDBOptions
-  /** Called with the reason whenever a session cookie is refused (for metrics). Never sees the cookie. */
+  /** Called with the reason whenever a session cookie is refused (for metrics), and the request. arc-session itself never logs or passes on cookie or key bytes. */
   onReject?: (reason: RejectReason, req: unknown) => void
   /** Milliseconds since the epoch; replace it in tests to move time. Default Date.now. */
   clock?: () => number
@@ -40,9 +40,8 @@ export interface CookieOptions {
   /** Env: ARC_SESSION_SAME_SITE. Default `lax`. */
   sameSite?: SameSite
   /**
-   * Default: on, except where ARC_ENV is `testing` or, with ARC_ENV unset, NODE_ENV is not
-   * `production` (arc's own rule, since arc sets ARC_ENV=testing when it is unset).
-   * SameSite=None always gets Secure.
+   * Default: on, except where ARC_ENV is `testing` (arc's rule) or, with ARC_ENV unset, NODE_ENV is
+   * `development` or `test`. SameSite=None always gets Secure.
    */
   secure?: boolean
   /**

@@ -40,7 +40,18 @@ export function commitBeforeHeaders (res: ServerResponse, hooks: CommitHooks): v
   function release (): void {
     phase = 'done'
     let lastWrite: unknown = true
-    for (const call of held.splice(0)) lastWrite = call()
+    for (const call of held.splice(0)) {
+      try {
+        lastWrite = call()
+      } catch (error) {
+        // What the route's call would have thrown synchronously (an invalid status code, say): the
+        // route has moved on, so it goes to the error handler, or ends a response already started.
+        held.length = 0
+        if (res.headersSent) res.destroy(error as Error)
+        else fail(error)
+        return
+      }
+    }
     if (owesDrain && lastWrite !== false && !res.writableEnded) res.emit('drain')
   }
 
@@ -51,6 +62,10 @@ export function commitBeforeHeaders (res: ServerResponse, hooks: CommitHooks): v
     if (!res.headersSent) {
       for (const name of res.getHeaderNames()) if (!(name in headersBefore)) res.removeHeader(name)
       for (const [name, value] of Object.entries(headersBefore)) if (value !== undefined) res.setHeader(name, value)
+      // Never the route's status (a 2xx, a redirect without its Location) for a response whose session was lost.
+      const status = (error as { status?: unknown })?.status
+      res.statusCode = typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
+      res.statusMessage = ''
     }
     hooks.failed(error)
   }
@@ -74,6 +89,7 @@ export function commitBeforeHeaders (res: ServerResponse, hooks: CommitHooks): v
     // The cookie is being decided: a save()/regenerate()/destroy() from now on could not reach this response.
     hooks.committed()
     result.then(cookies => { applyCookies(cookies); release() }, fail)
+      .catch((error: unknown) => { res.destroy(error as Error) })
     return false
   }
 
@@ -81,7 +97,8 @@ export function commitBeforeHeaders (res: ServerResponse, hooks: CommitHooks): v
     // Headers passed here would replace ours in Node's writeHead: move them onto the response first.
     const args = absorbHeaders(this, statusCode, rest)
     if (ready()) return (original.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args)
-    held.push(() => (original.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args))
+    // Middleware such as compression calls writeHead again on every write until headers are out: replay it once.
+    held.push(() => this.headersSent ? this : (original.writeHead as (...a: unknown[]) => ServerResponse).apply(this, args))
     return this
   } as ServerResponse['writeHead']
 
@@ -111,7 +128,13 @@ function absorbHeaders (res: ServerResponse, statusCode: number, rest: unknown[]
   const headers = reason === undefined ? rest[0] : rest[1]
   if (headers === undefined || headers === null || res.headersSent) return [statusCode, ...rest]
   if (Array.isArray(headers)) {
-    for (let index = 0; index + 1 < headers.length; index += 2) res.setHeader(String(headers[index]), headers[index + 1] as string)
+    // Node's own writeHead refuses an odd-length list: let it.
+    if (headers.length % 2 !== 0) return [statusCode, ...rest]
+    // The flat [name, value, name, value] form may repeat a name (several Set-Cookie): keep every value.
+    const names = new Set<string>()
+    for (let index = 0; index < headers.length; index += 2) names.add(String(headers[index]).toLowerCase())
+    for (const name of names) res.removeHeader(name)
+    for (let index = 0; index < headers.length; index += 2) res.appendHeader(String(headers[index]), headers[index + 1] as string)
   } else if (typeof headers === 'object') {
     for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
       if (value !== undefined) res.setHeader(name, value as string)

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { ConfigError } from './errors'
-import { KEY_BYTES, MAX_SECRETS, type Algorithm } from './keys'
+import { KEY_BYTES, MAX_SECRETS, keyBytes, type Algorithm } from './keys'
 
 type Env = Readonly<Record<string, string | undefined>>
 
@@ -75,6 +75,18 @@ export function resolveSecrets (option: string | readonly string[] | undefined, 
         : 'in production the signing secret must be at least 32 bytes (an old, shorter one can stay in ARC_APP_SECRET_PREVIOUS to verify existing cookies)'
       throw new ConfigError(name, `is ${bytes} bytes; ${why}. ${HOW_TO_MAKE_ONE}`)
     }
+  })
+  // Two entries that make the same key would share a key id: the older would shadow the current one,
+  // and every session would look stale and be re-issued on each request.
+  const seen = new Map<string, string>()
+  secrets.forEach((secret, index) => {
+    const identity = rules.keyBytes !== undefined ? keyBytes(secret, rules.keyBytes.algorithm).toString('hex') : secret
+    const earlier = seen.get(identity)
+    const name = names[index] ?? 'secret'
+    if (earlier !== undefined) {
+      throw new ConfigError(name, `makes the same key as ${earlier}${rules.keyBytes !== undefined ? ` (the key is the first ${KEY_BYTES[rules.keyBytes.algorithm]} bytes of a secret)` : ''}: every secret in the list must differ there`)
+    }
+    seen.set(identity, name)
   })
   return secrets
 }

@@ -66,7 +66,7 @@ async function destroy (this: SessionObject): Promise<void> {
 
 async function save (this: SessionObject): Promise<void> {
   const handle = handleOf(this, 'save')
-  handle.state.pending = await handle.engine.commit(handle.state, this)
+  await handle.engine.commit(handle.state, this, { keep: true })
 }
 
 const methods = { regenerate, destroy, save }

@@ -1,5 +1,6 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { ConfigError } from './errors'
+import { TABLE_NAME, TABLE_NAME_EXPECTED } from './table-name'
 import { loadSdk, resolveClient } from './stores/dynamodb-client'
 
 export interface CreateTableOptions {
@@ -22,8 +23,8 @@ export interface CreateTableResult {
  * declaration). Idempotent. For deploy scripts and tests: never called on the request path.
  */
 export async function createTable (name: string, options: CreateTableOptions = {}): Promise<CreateTableResult> {
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{3,255}$/.test(name)) {
-    throw new ConfigError('table', `expected a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -), got ${JSON.stringify(name)}`)
+  if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
+    throw new ConfigError('table', `expected ${TABLE_NAME_EXPECTED}, got ${JSON.stringify(name)}`)
   }
   const sdk = loadSdk()
   const { client } = resolveClient({

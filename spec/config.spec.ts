@@ -281,7 +281,8 @@ describe('store selection from the environment', () => {
 
 describe('cookie attributes', () => {
   test.each<[string, ArcSessionOptions, boolean]>([
-    ['no environment at all', { env: {} }, false],
+    ['no environment at all (arc: Secure unless ARC_ENV=testing)', { env: {} }, true],
+    ['NODE_ENV=test', { env: { NODE_ENV: 'test' } }, false],
     ['ARC_ENV=testing', { env: { ARC_ENV: 'testing' } }, false],
     ['ARC_ENV=testing even with NODE_ENV=production', { env: { ARC_ENV: 'testing', NODE_ENV: 'production' } }, false],
     ['NODE_ENV=development', { env: { NODE_ENV: 'development' } }, false],
@@ -291,7 +292,7 @@ describe('cookie attributes', () => {
     ['secure: true where it would be off', { env: {}, cookie: { secure: true } }, true],
     ['secure: false in production', { env: { NODE_ENV: 'production' }, cookie: { secure: false } }, false],
     ['sameSite none, where Secure would be off', { env: { ARC_ENV: 'testing' }, cookie: { sameSite: 'none' } }, true],
-    ['ARC_SESSION_SAME_SITE=none, where Secure would be off', { env: { ARC_SESSION_SAME_SITE: 'none' } }, true]
+    ['ARC_SESSION_SAME_SITE=none, where Secure would be off', { env: { ARC_ENV: 'testing', ARC_SESSION_SAME_SITE: 'none' } }, true]
   ])('Secure with %s: %s', async (_name, options, secure) => {
     const cookie = await firstCookie({ secret: SECRET, ...options })
     expect(cookie.attributes.secure === true).toBe(secure)

@@ -14,11 +14,11 @@ import {
  */
 
 const TTL = 1000
-const RESERVED = new Set(['_idx', '_secret', '_ttl', '_created'])
+const RESERVED = new Set(['_idx', '_secret', '_ttl', '_touched', '_created'])
 
 function buildApp (client: CountingClient, table: string, clock: TestClock): express.Express {
   const app = express()
-  app.use(arcSession({ env: {}, secret: SECRET, table, ttl: TTL, dynamodb: { client: client.client }, clock: clock.now }))
+  app.use(arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, table, ttl: TTL, dynamodb: { client: client.client }, clock: clock.now }))
   app.get('/plain', (_req, res) => { res.send('no session used') })
   app.get('/visit', (req, res) => { res.send(`count ${String(req.session.count ?? 0)}`) })
   app.get('/same', (req, res) => {
@@ -235,7 +235,7 @@ describe('DynamoDB cost per request', () => {
     expect(counter.sent.map(command => command.name)).toEqual(['GetItem', 'DeleteItem'])
   })
 
-  it('read-only traffic refreshes _ttl at most once per tenth of the ttl, and only _ttl', async () => {
+  it('read-only traffic refreshes the idle clock (_ttl, _touched) at most once per tenth of the ttl, and writes no data', async () => {
     const start = clock.seconds
     const cookie = await createSession({ count: 1 })
     const id = idOf(cookie).id

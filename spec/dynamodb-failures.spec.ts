@@ -24,7 +24,7 @@ type Make = typeof express
 function buildApp (options: ArcSessionOptions, make: Make = express): express.Express {
   const app = make()
   app.get('/health', (_req, res) => { res.send('up') })
-  app.use(arcSession({ env: {}, secret: SECRET, ...options }))
+  app.use(arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, ...options }))
   app.get('/get', (req, res) => { res.json(req.session) })
   app.get('/plain', (_req, res) => { res.send('no session used') })
   app.post('/set', make.json(), (req, res) => {

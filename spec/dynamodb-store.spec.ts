@@ -20,7 +20,7 @@ const ID = /^[A-Za-z0-9_-]{24}$/
 
 function buildApp (make: Make, options: ArcSessionOptions): express.Express {
   const app = make()
-  app.use(arcSession({ env: {}, secret: SECRET, ttl: TTL, ...options }))
+  app.use(arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, ttl: TTL, ...options }))
   app.get('/get', (req, res) => { res.json(req.session) })
   app.post('/set', make.json({ limit: '1mb' }), (req, res) => {
     Object.assign(req.session, req.body)
@@ -78,7 +78,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
   }
 
   describe('the item', () => {
-    it("is arc's layout: _idx hash key, a 24-char _secret, _ttl in epoch seconds, _created, and the data as native attributes", async () => {
+    it("is arc's layout: _idx hash key, a 24-char _secret, _ttl in epoch seconds, _touched, _created, and the data as native attributes", async () => {
       const { id } = await createSession({ name: 'ada', n: 3, flag: false, nothing: null, nested: { list: [1, 'two', true, null], deep: { x: 1.5 } } })
       const item = await getItem(counting.client, table, id)
       expect(item).toBeDefined()
@@ -86,6 +86,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
       expect(item?._secret?.S).toMatch(ID)
       expect(item?._ttl).toEqual({ N: String(clock.seconds + TTL) })
       expect(item?._created).toEqual({ N: String(clock.seconds) })
+      expect(item?._touched).toEqual({ N: String(clock.seconds) })
       expect(item?.name).toEqual({ S: 'ada' })
       expect(item?.n).toEqual({ N: '3' })
       expect(item?.flag).toEqual({ BOOL: false })
@@ -96,7 +97,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
           deep: { M: { x: { N: '1.5' } } }
         }
       })
-      expect(Object.keys(item ?? {}).sort()).toEqual(['_created', '_idx', '_secret', '_ttl', 'flag', 'n', 'name', 'nested', 'nothing'])
+      expect(Object.keys(item ?? {}).sort()).toEqual(['_created', '_idx', '_secret', '_touched', '_ttl', 'flag', 'n', 'name', 'nested', 'nothing'])
     })
 
     it('round-trips the data through the next request', async () => {
@@ -270,7 +271,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
 
   describe('read() / write() on this store', () => {
     it("write({ ...session, step: 2 }) writes the same session: same id, only step changed", async () => {
-      const mw = arcSession({ env: {}, secret: SECRET, ttl: TTL, table, dynamodb: { client: counting.client }, clock: clock.now })
+      const mw = arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, ttl: TTL, table, dynamodb: { client: counting.client }, clock: clock.now })
       const { pair, id } = await createSession({ user: 'ada', step: 1 })
       const before = await getItem(counting.client, table, id)
 
@@ -286,7 +287,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
     })
 
     it('reads API Gateway v2 events (cookies array) and returns {} for a request without a cookie, storing nothing', async () => {
-      const mw = arcSession({ env: {}, secret: SECRET, ttl: TTL, table, dynamodb: { client: counting.client }, clock: clock.now })
+      const mw = arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, ttl: TTL, table, dynamodb: { client: counting.client }, clock: clock.now })
       const { pair } = await createSession({ user: 'v2' })
       expect(dataOf(await mw.read({ cookies: ['other=1', pair] }))).toEqual({ user: 'v2' })
       counting.reset()
@@ -295,7 +296,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
     })
 
     it('writing a plain object without the hidden identity makes a new session', async () => {
-      const mw = arcSession({ env: {}, secret: SECRET, ttl: TTL, table, dynamodb: { client: counting.client }, clock: clock.now })
+      const mw = arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, ttl: TTL, table, dynamodb: { client: counting.client }, clock: clock.now })
       const { id: existing } = await createSession({ user: 'ada' })
       const first = idOf(await mw.write({ user: 'ada' })).id
       const second = idOf(await mw.write({ user: 'ada' })).id
@@ -306,7 +307,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
     })
 
     it('write(session) after read() persists changes made on the object itself', async () => {
-      const mw = arcSession({ env: {}, secret: SECRET, ttl: TTL, table, dynamodb: { client: counting.client }, clock: clock.now })
+      const mw = arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, ttl: TTL, table, dynamodb: { client: counting.client }, clock: clock.now })
       const { pair, id } = await createSession({ count: 1, keep: 'me' })
       const session = await mw.read({ headers: { cookie: pair } })
       session.count = 2

@@ -264,11 +264,11 @@ describe('DynamoDB store: cookie signatures (DESIGN.md section 4 vectors)', () =
   ] as const
   const TTL = 3600
 
-  /** An item as arc writes it, for `id`, live for another hour on the test clock. */
+  /** An item as arc writes it, for `id`, just written on the test clock (arc's _ttl is always a week ahead). */
   async function putItem (id: string, note: string): Promise<void> {
     await client.send(new PutItemCommand({
       TableName: table,
-      Item: { _idx: { S: id }, _secret: { S: 'csrf-secret-from-arc-0000' }, _ttl: { N: String(clock.seconds + TTL) }, note: { S: note } }
+      Item: { _idx: { S: id }, _secret: { S: 'csrf-secret-from-arc-0000' }, _ttl: { N: String(clock.seconds + 604800) }, note: { S: note } }
     }))
   }
 

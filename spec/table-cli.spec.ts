@@ -139,7 +139,7 @@ describe('the request path never creates tables', () => {
     const counter = countingClient()
     try {
       const app = express()
-      app.use(arcSession({ env: {}, secret: SECRET, table: missing, dynamodb: { client: counter.client } }))
+      app.use(arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, table: missing, dynamodb: { client: counter.client } }))
       app.get('/get', (req, res) => { res.json(req.session) })
       app.post('/set', (req, res) => { req.session.user = 'ada'; res.send('ok') })
       app.use(errorHandler)
@@ -157,7 +157,7 @@ describe('the request path never creates tables', () => {
   it('creating the store (arcSession()) makes no DynamoDB call at all', async () => {
     const counter = countingClient()
     try {
-      arcSession({ env: {}, secret: SECRET, table: uniqueTable('lazy'), dynamodb: { client: counter.client } })
+      arcSession({ env: { NODE_ENV: 'test' }, secret: SECRET, table: uniqueTable('lazy'), dynamodb: { client: counter.client } })
       await new Promise(resolve => setImmediate(resolve))
       expect(counter.sent).toEqual([])
     } finally {

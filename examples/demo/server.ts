@@ -9,6 +9,8 @@ import { startLocalDynamo } from './local-dynamodb'
  */
 async function main (): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
+  // A development server: cookies without Secure, so any browser or curl on plain http keeps them.
+  process.env.NODE_ENV ??= 'development'
   const useDynamo = process.argv.includes('--dynamodb')
   const local = useDynamo ? await startLocalDynamo() : undefined
   const app = createDemoApp(local === undefined ? {} : { table: local.table, dynamodb: { client: local.client } })

@@ -14,8 +14,3 @@ export function isCanonicalBase64url (text: string): boolean {
   const last = VALUE[text.charCodeAt(text.length - 1)] ?? -1
   return (last & (remainder === 2 ? 0x0f : 0x03)) === 0
 }
-
-/** Length in characters of the unpadded base64url form of `bytes` bytes. */
-export function base64urlLength (bytes: number): number {
-  return Math.ceil(bytes * 4 / 3)
-}

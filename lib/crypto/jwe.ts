@@ -43,7 +43,10 @@ export class JweCodec {
   /** Header segments we can recognise without parsing: ours (one key) and arc's (every key). */
   private readonly knownHeaders = new Map<string, readonly EncryptionKey[]>()
 
-  constructor (private readonly algorithm: Algorithm, keys: readonly EncryptionKey[]) {
+  private readonly acceptArcTokens: boolean
+
+  constructor (private readonly algorithm: Algorithm, keys: readonly EncryptionKey[], { acceptArcTokens = true }: { acceptArcTokens?: boolean } = {}) {
+    this.acceptArcTokens = acceptArcTokens
     const current = keys[0]
     if (current === undefined) throw new TypeError('JweCodec needs at least one key')
     this.cipher = CIPHERS[algorithm]
@@ -54,7 +57,7 @@ export class JweCodec {
       this.keysByKid.set(key.kid, key)
       this.knownHeaders.set(headerSegment({ alg: 'dir', enc: algorithm, kid: key.kid }), [key])
     }
-    this.knownHeaders.set(headerSegment({ alg: 'dir', enc: algorithm }), keys)
+    if (acceptArcTokens) this.knownHeaders.set(headerSegment({ alg: 'dir', enc: algorithm }), keys)
   }
 
   seal (plaintext: string): string {
@@ -130,7 +133,7 @@ export class JweCodec {
     const fields = header as Record<string, unknown>
     if (fields.alg !== 'dir' || fields.enc !== this.algorithm) return 'wrong-algorithm'
     for (const name of Object.keys(fields)) if (!ALLOWED_HEADER_FIELDS.has(name)) return 'wrong-algorithm'
-    if (fields.kid === undefined) return [...this.keysByKid.values()]
+    if (fields.kid === undefined) return this.acceptArcTokens ? [...this.keysByKid.values()] : 'unknown-key'
     if (typeof fields.kid !== 'string') return 'malformed'
     const key = this.keysByKid.get(fields.kid)
     return key === undefined ? 'unknown-key' : [key]

@@ -94,7 +94,7 @@ export function storeFailure (error: unknown, operation: string, table: string):
   if (name === 'ResourceNotFoundException') {
     return new StoreError(`DynamoDB table "${table}" does not exist: create it with \`npx arc-session create-table ${table}\``, { cause: error })
   }
-  if (name === 'ValidationException' && /size/i.test(failure.message ?? '')) {
+  if (name === 'ValidationException' && /item size/i.test(failure.message ?? '')) {
     return new SessionTooLargeError(`the session is larger than DynamoDB's ${MAX_ITEM_BYTES}-byte item limit`, MAX_ITEM_BYTES + 1, MAX_ITEM_BYTES, { cause: error })
   }
   return new StoreError(`DynamoDB ${operation} on table "${table}" failed (${name})`, { cause: error })

@@ -15,8 +15,9 @@ import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from '.
 export class JweStore implements Store {
   private readonly codec: JweCodec
 
-  constructor (algorithm: Algorithm, keys: readonly EncryptionKey[]) {
-    this.codec = new JweCodec(algorithm, keys)
+  /** `acceptArcTokens`: open tokens without a key id (arc's), tried against every key; only for arc's cookie name. */
+  constructor (algorithm: Algorithm, keys: readonly EncryptionKey[], { acceptArcTokens = true }: { acceptArcTokens?: boolean } = {}) {
+    this.codec = new JweCodec(algorithm, keys, { acceptArcTokens })
   }
 
   async load (cookie: string, context: StoreContext): Promise<LoadResult> {

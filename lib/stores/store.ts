@@ -9,8 +9,6 @@
 /** Why a session cookie was not accepted. Logged and passed to `onReject`; never the cookie itself. */
 export type RejectReason = 'malformed' | 'tampered' | 'expired' | 'unknown-key' | 'wrong-algorithm' | 'too-large'
 
-export const REJECT_REASONS: readonly RejectReason[] = ['malformed', 'tampered', 'expired', 'unknown-key', 'wrong-algorithm', 'too-large']
-
 /** Session data: what a route may keep. Values must survive JSON. */
 export type StoredData = Record<string, unknown>
 
@@ -69,6 +67,11 @@ export interface SaveResult {
   readonly id?: string
   /** Where the idle clock stands after saving, if the store did not restart it (default: now). */
   readonly touched?: number
+  /**
+   * The session being updated no longer exists (destroyed or expired since it was loaded): nothing
+   * was written, and the middleware ends the session rather than recreating it.
+   */
+  readonly gone?: boolean
 }
 
 export interface Store {
