@@ -1,6 +1,6 @@
 import { joinChunks, pairBytes, splitIntoChunks } from './chunks'
 import type { Config } from './config'
-import { findSessionCookies, serializeCookie } from './cookie'
+import { findSessionCookies, serializeCookie, type SessionCookies } from './cookie'
 import { diffSession, jsonOf, snapshotOf, type Snapshot, type SessionDiff } from './diff'
 import { SessionTooLargeError } from './errors'
 import { cookieMaxAge, refreshDue } from './lifetime'
@@ -58,11 +58,18 @@ export class SessionEngine {
     return { stored: undefined, snapshot: new Map(), browserCookies: new Set(), renew: false, retired: [], pending: [], busy: undefined, generation: 0 }
   }
 
-  /** Resolves to an empty state for any bad cookie; rejects only when the store fails. */
-  async load (cookieHeader: string | undefined, request: unknown): Promise<SessionState> {
-    const state = this.emptyState()
+  /**
+   * The session a request's cookies lead to: an empty state for a missing or bad cookie; a
+   * rejection only when the store fails. Synchronous when there is no session cookie at all.
+   */
+  load (cookieHeader: string | undefined, request: unknown): SessionState | Promise<SessionState> {
     const found = findSessionCookies(cookieHeader, this.config.cookieName)
-    if (found === undefined) return state
+    if (found === undefined) return this.emptyState()
+    return this.loadFrom(found, request)
+  }
+
+  private async loadFrom (found: SessionCookies, request: unknown): Promise<SessionState> {
+    const state = this.emptyState()
     state.browserCookies = found.names
 
     const candidates = found.values

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createApi, type SessionApi } from './api'
 import { resolveConfig } from './config'
-import { SessionEngine } from './engine'
+import { SessionEngine, type SessionState } from './engine'
 import type { ArcSessionOptions } from './options'
 import { HeadersSentError } from './errors'
 import { cookieHeaderOf } from './request'
-import { commitBeforeHeaders } from './response'
+import { bindSession, installSessionAccessor } from './request-session'
+import { gateResponse, installResponseHooks } from './response'
 import { SessionHandle, clearData, copyData, createSession, handleFrom, type Session } from './session'
 
 export type NextFunction = (error?: unknown) => void
@@ -21,27 +22,28 @@ export interface ArcSessionMiddleware extends SessionApi {
  */
 export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
   const engine = new SessionEngine(resolveConfig(options))
+  // Before any request: middleware that captures res.write/res.end early must capture the hooks.
+  installResponseHooks()
+  installSessionAccessor()
+
+  function start (req: IncomingMessage, res: ServerResponse, next: NextFunction, state: SessionState): void {
+    const handle = new SessionHandle(engine, state)
+    const session = createSession(handle, state.stored?.data, true)
+    bindSession(req, { session, replace: value => { replaceData(session, handle, value) } })
+    gateResponse(res, {
+      commit: () => engine.commit(state, session),
+      committed: () => { handle.committed = true },
+      failed: error => { next(error) }
+    })
+    callNext(next)
+  }
 
   function middleware (req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
-    const request = req as IncomingMessage & { session?: unknown }
-    if (handleFrom(request.session) !== undefined) { next(); return }
-
-    engine.load(cookieHeaderOf(req), req).then(state => {
-      const handle = new SessionHandle(engine, state)
-      const session = createSession(handle, state.stored?.data, true)
-      Object.defineProperty(request, 'session', {
-        configurable: true,
-        enumerable: true,
-        get: () => session,
-        set: (value: unknown) => { replaceData(session, handle, value) }
-      })
-      commitBeforeHeaders(res, {
-        commit: () => engine.commit(state, session),
-        committed: () => { handle.committed = true },
-        failed: error => { next(error) }
-      })
-      callNext(next)
-    }, next)
+    if (handleFrom((req as { session?: unknown }).session) !== undefined) { next(); return }
+    const loading = engine.load(cookieHeaderOf(req), req)
+    // No session cookie (first visits, bots, assets): no promise to wait for.
+    if (!(loading instanceof Promise)) { start(req, res, next, loading); return }
+    loading.then(state => { start(req, res, next, state) }, next)
   }
 
   return Object.assign(middleware, createApi(engine))

@@ -1,5 +1,6 @@
-import { createCipheriv, createDecipheriv, randomBytes, type CipherGCMTypes } from 'node:crypto'
-import type { Algorithm, EncryptionKey } from '../keys'
+import { createCipheriv, createDecipheriv, randomFillSync, type CipherGCMTypes } from 'node:crypto'
+import { inspect } from 'node:util'
+import { rawKey, type Algorithm, type EncryptionKey } from '../keys'
 import type { RejectReason } from '../stores/store'
 import { isCanonicalBase64url } from './base64url'
 
@@ -34,35 +35,69 @@ function headerSegment (header: object): string {
   return Buffer.from(JSON.stringify(header)).toString('base64url')
 }
 
+/** A key as the codec uses it. Its raw bytes live in a private field: no inspection or logging reaches them. */
+class CodecKey {
+  readonly #bytes: Buffer
+  constructor (readonly source: EncryptionKey) { this.#bytes = rawKey(source) }
+  get bytes (): Buffer { return this.#bytes }
+  [inspect.custom] (): string { return `[key ${this.source.kid}]` }
+}
+
+/** A header segment recognised without parsing: the keys it may use, and its bytes for the AAD. */
+interface KnownHeader {
+  readonly keys: readonly CodecKey[]
+  readonly aad: Buffer
+}
+
+/**
+ * IVs come from a buffer of CSPRNG output refilled every 1,024 tokens: a randomBytes(12) call
+ * costs more than the whole AES-GCM seal. Each 12-byte slice is used once.
+ */
+const ivPool = Buffer.alloc(IV_BYTES * 1024)
+let ivOffset = ivPool.length
+
+function nextIv (): Buffer {
+  if (ivOffset === ivPool.length) {
+    randomFillSync(ivPool)
+    ivOffset = 0
+  }
+  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES)
+  ivOffset += IV_BYTES
+  return iv
+}
+
 export class JweCodec {
   private readonly cipher: CipherGCMTypes
-  private readonly current: EncryptionKey
+  private readonly current: CodecKey
   private readonly currentHeader: string
   private readonly currentAad: Buffer
-  private readonly keysByKid = new Map<string, EncryptionKey>()
-  /** Header segments we can recognise without parsing: ours (one key) and arc's (every key). */
-  private readonly knownHeaders = new Map<string, readonly EncryptionKey[]>()
-
+  private readonly keysByKid = new Map<string, CodecKey>()
+  /** Header segments recognised without parsing: ours (one key each) and arc's (every key). */
+  private readonly knownHeaders = new Map<string, KnownHeader>()
   private readonly acceptArcTokens: boolean
 
   constructor (private readonly algorithm: Algorithm, keys: readonly EncryptionKey[], { acceptArcTokens = true }: { acceptArcTokens?: boolean } = {}) {
     this.acceptArcTokens = acceptArcTokens
-    const current = keys[0]
+    const codecKeys = keys.map(key => new CodecKey(key))
+    const current = codecKeys[0]
     if (current === undefined) throw new TypeError('JweCodec needs at least one key')
     this.cipher = CIPHERS[algorithm]
     this.current = current
-    this.currentHeader = headerSegment({ alg: 'dir', enc: algorithm, kid: current.kid })
+    this.currentHeader = headerSegment({ alg: 'dir', enc: algorithm, kid: current.source.kid })
     this.currentAad = Buffer.from(this.currentHeader, 'ascii')
-    for (const key of keys) {
-      this.keysByKid.set(key.kid, key)
-      this.knownHeaders.set(headerSegment({ alg: 'dir', enc: algorithm, kid: key.kid }), [key])
+    const know = (segment: string, known: readonly CodecKey[]): void => {
+      this.knownHeaders.set(segment, { keys: known, aad: Buffer.from(segment, 'ascii') })
     }
-    if (acceptArcTokens) this.knownHeaders.set(headerSegment({ alg: 'dir', enc: algorithm }), keys)
+    for (const key of codecKeys) {
+      this.keysByKid.set(key.source.kid, key)
+      know(headerSegment({ alg: 'dir', enc: algorithm, kid: key.source.kid }), [key])
+    }
+    if (acceptArcTokens) know(headerSegment({ alg: 'dir', enc: algorithm }), codecKeys)
   }
 
   seal (plaintext: string): string {
-    const iv = randomBytes(IV_BYTES)
-    const cipher = createCipheriv(this.cipher, this.current.key, iv, { authTagLength: TAG_BYTES })
+    const iv = nextIv()
+    const cipher = createCipheriv(this.cipher, this.current.bytes, iv, { authTagLength: TAG_BYTES })
     cipher.setAAD(this.currentAad)
     const first = cipher.update(plaintext, 'utf8')
     const last = cipher.final()
@@ -78,8 +113,8 @@ export class JweCodec {
     if (d1 < 1 || d2 < 0 || d3 < 0 || d4 < 0 || token.indexOf('.', d4 + 1) !== -1) return { ok: false, reason: 'malformed' }
 
     const header = token.slice(0, d1)
-    const keys = this.knownHeaders.get(header) ?? this.keysForHeader(header)
-    if (!Array.isArray(keys)) return { ok: false, reason: keys as RejectReason }
+    const known = this.knownHeaders.get(header) ?? this.parseHeader(header)
+    if (typeof known === 'string') return { ok: false, reason: known }
     // alg "dir" has no encrypted key: anything here means another algorithm.
     if (d2 !== d1 + 1) return { ok: false, reason: 'wrong-algorithm' }
 
@@ -94,12 +129,11 @@ export class JweCodec {
     const ivBytes = Buffer.from(iv, 'base64url')
     const tagBytes = Buffer.from(tag, 'base64url')
     const ciphertextBytes = Buffer.from(ciphertext, 'base64url')
-    const aad = Buffer.from(header, 'ascii')
-    for (const key of keys) {
-      const plaintext = this.decrypt(key, ivBytes, ciphertextBytes, tagBytes, aad)
+    for (const key of known.keys) {
+      const plaintext = this.decrypt(key, ivBytes, ciphertextBytes, tagBytes, known.aad)
       if (plaintext === undefined) continue
       try {
-        return { ok: true, plaintext: strictUtf8.decode(plaintext), key }
+        return { ok: true, plaintext: strictUtf8.decode(plaintext), key: key.source }
       } catch {
         return { ok: false, reason: 'malformed' }
       }
@@ -107,9 +141,9 @@ export class JweCodec {
     return { ok: false, reason: 'tampered' }
   }
 
-  private decrypt (key: EncryptionKey, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Buffer | undefined {
+  private decrypt (key: CodecKey, iv: Buffer, ciphertext: Buffer, tag: Buffer, aad: Buffer): Buffer | undefined {
     try {
-      const decipher = createDecipheriv(this.cipher, key.key, iv, { authTagLength: TAG_BYTES })
+      const decipher = createDecipheriv(this.cipher, key.bytes, iv, { authTagLength: TAG_BYTES })
       decipher.setAAD(aad)
       decipher.setAuthTag(tag)
       const first = decipher.update(ciphertext)
@@ -121,7 +155,7 @@ export class JweCodec {
   }
 
   /** The slow path, for headers spelled differently from ours and arc's (other field order, spacing). */
-  private keysForHeader (segment: string): readonly EncryptionKey[] | RejectReason {
+  private parseHeader (segment: string): KnownHeader | RejectReason {
     if (segment.length > MAX_HEADER_CHARS || !isCanonicalBase64url(segment)) return 'malformed'
     let header: unknown
     try {
@@ -133,9 +167,10 @@ export class JweCodec {
     const fields = header as Record<string, unknown>
     if (fields.alg !== 'dir' || fields.enc !== this.algorithm) return 'wrong-algorithm'
     for (const name of Object.keys(fields)) if (!ALLOWED_HEADER_FIELDS.has(name)) return 'wrong-algorithm'
-    if (fields.kid === undefined) return this.acceptArcTokens ? [...this.keysByKid.values()] : 'unknown-key'
+    const aad = Buffer.from(segment, 'ascii')
+    if (fields.kid === undefined) return this.acceptArcTokens ? { keys: [...this.keysByKid.values()], aad } : 'unknown-key'
     if (typeof fields.kid !== 'string') return 'malformed'
     const key = this.keysByKid.get(fields.kid)
-    return key === undefined ? 'unknown-key' : [key]
+    return key === undefined ? 'unknown-key' : { keys: [key], aad }
   }
 }

@@ -1,5 +1,5 @@
 import { JweCodec } from '../crypto/jwe'
-import { RESERVED_NAMES, parseObject } from '../json'
+import { parseObject } from '../json'
 import type { Algorithm, EncryptionKey } from '../keys'
 import { CLOCK_SKEW, expiresAt, isExpired } from '../lifetime'
 import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from './store'
@@ -31,7 +31,8 @@ export class JweStore implements Store {
     if (iat > context.now + CLOCK_SKEW || created > iat) return { reject: 'malformed' }
     if (isExpired(context, created, iat) || (exp !== undefined && context.now >= exp)) return { reject: 'expired' }
 
-    for (const name of RESERVED_NAMES) if (name in claims) delete claims[name]
+    // The claims stay in `data` (deleting keys would turn it into a slow dictionary object):
+    // reserved names never reach a session, its snapshot or a write.
     return { session: { data: claims, created, touched: iat, stale: !opened.key.current } }
   }
 

@@ -25,7 +25,7 @@ export interface StoreContext {
 export interface StoredSession {
   /** The store's handle for the session (a DynamoDB id); undefined for stores that keep the data in the cookie. */
   readonly id?: string
-  /** User data, without any of the store's own fields. */
+  /** User data. Reserved names found here (iat, exp, _idx, _ttl...) are dropped, never shown. */
   readonly data: StoredData
   /** When the session was created (epoch seconds): the absolute lifetime runs from here. */
   readonly created: number

@@ -1,0 +1,169 @@
+import type { ServerResponse } from 'node:http'
+
+export interface CommitHooks {
+  /** The Set-Cookie values to add: now (an array) or once the store has answered (a promise). */
+  commit (): string[] | Promise<string[]>
+  /** The session can no longer change the response. */
+  committed (): void
+  /** The commit failed: the held response was dropped, the error goes to the app's error handler. */
+  failed (error: unknown): void
+}
+
+/** A response method as the gate calls it: the real one, with the route's arguments. */
+export type Method = (this: ServerResponse, ...args: unknown[]) => unknown
+
+export const GATED_METHODS = ['writeHead', 'write', 'end', 'flushHeaders'] as const
+export type GatedMethod = typeof GATED_METHODS[number]
+
+/** The methods behind the gate: what a response would call without it. */
+export type Originals = Readonly<Record<GatedMethod, Method>>
+
+type Phase = 'open' | 'holding' | 'done'
+
+/**
+ * Runs the session commit at the moment a response would send its headers, whichever way
+ * it gets there: writeHead, write, end, flushHeaders (and so send, json, redirect, sendFile,
+ * render, pipe). When the store needs time, everything the route wrote is held, in order,
+ * until the store has acknowledged, so no client sees a response (a 2xx, or a redirect it
+ * could follow) whose session write was lost. If the write fails, the held response is
+ * discarded and the error goes to `next(err)`.
+ */
+export class ResponseGate {
+  private phase: Phase = 'open'
+  private readonly held: Array<() => unknown> = []
+  private owesDrain = false
+  private failed = false
+  /**
+   * Headers set before the session was loaded (by earlier middleware): the only ones an error
+   * response keeps. The route's own (Location, Cache-Control, Content-Type, its cookies) describe
+   * a response that is being discarded: a cached or redirecting error page would be worse than none.
+   */
+  private readonly headersBefore: Readonly<Record<string, unknown>>
+
+  constructor (private readonly res: ServerResponse, private readonly hooks: CommitHooks, private readonly originals: Originals) {
+    this.headersBefore = res.getHeaders()
+  }
+
+  // After a failed commit, calls that still come through the gate belong to the discarded
+  // response (the route, or a compression stream built for it): they go nowhere.
+
+  writeHead (args: unknown[]): unknown {
+    if (this.failed) return this.res
+    // Headers passed here would replace ours in Node's writeHead: move them onto the response first.
+    const call = absorbHeaders(this.res, args)
+    if (this.ready()) return this.originals.writeHead.apply(this.res, call)
+    // Middleware such as compression calls writeHead again on every write until headers are out: replay it once.
+    this.held.push(() => this.res.headersSent ? this.res : this.originals.writeHead.apply(this.res, call))
+    return this.res
+  }
+
+  write (args: unknown[]): unknown {
+    if (this.failed) return false
+    if (this.ready()) return this.originals.write.apply(this.res, args)
+    this.held.push(() => this.originals.write.apply(this.res, args))
+    this.owesDrain = true
+    return false
+  }
+
+  end (args: unknown[]): unknown {
+    if (this.failed) return this.res
+    if (this.ready()) return this.originals.end.apply(this.res, args)
+    this.held.push(() => this.originals.end.apply(this.res, args))
+    return this.res
+  }
+
+  flushHeaders (args: unknown[]): unknown {
+    if (this.failed) return undefined
+    if (this.ready()) return this.originals.flushHeaders.apply(this.res, args)
+    this.held.push(() => this.originals.flushHeaders.apply(this.res, args))
+    return undefined
+  }
+
+  /** True when the caller may go ahead now; false when its call must wait in `held`. */
+  private ready (): boolean {
+    if (this.phase !== 'open') return this.phase === 'done'
+    let result: string[] | Promise<string[]>
+    try {
+      result = this.hooks.commit()
+    } catch (error) {
+      result = Promise.reject(error)
+    }
+    if (Array.isArray(result)) {
+      this.phase = 'done'
+      this.applyCookies(result)
+      this.hooks.committed()
+      return true
+    }
+    this.phase = 'holding'
+    // The cookie is being decided: a save()/regenerate()/destroy() from now on could not reach this response.
+    this.hooks.committed()
+    result.then(cookies => { this.applyCookies(cookies); this.release() }, error => { this.fail(error) })
+      .catch((error: unknown) => { this.res.destroy(error as Error) })
+    return false
+  }
+
+  private applyCookies (cookies: readonly string[]): void {
+    if (cookies.length === 0 || this.res.headersSent) return
+    const existing = this.res.getHeader('set-cookie')
+    const mine = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]
+    this.res.setHeader('Set-Cookie', [...mine, ...cookies])
+  }
+
+  private release (): void {
+    this.phase = 'done'
+    let lastWrite: unknown = true
+    for (const call of this.held.splice(0)) {
+      try {
+        lastWrite = call()
+      } catch (error) {
+        // What the route's call would have thrown synchronously (an invalid status code, say): the
+        // route has moved on, so it goes to the error handler, or ends a response already started.
+        this.held.length = 0
+        if (this.res.headersSent) this.res.destroy(error as Error)
+        else this.fail(error)
+        return
+      }
+    }
+    if (this.owesDrain && lastWrite !== false && !this.res.writableEnded) this.res.emit('drain')
+  }
+
+  private fail (error: unknown): void {
+    const res = this.res
+    this.phase = 'done'
+    this.failed = true
+    this.held.length = 0
+    if (!res.headersSent) {
+      // The error handler writes a new response on the bare methods, past anything (a compression
+      // stream, say) that was wrapped around the discarded one.
+      for (const name of GATED_METHODS) (res as unknown as Record<GatedMethod, Method>)[name] = this.originals[name]
+      for (const name of res.getHeaderNames()) if (!(name in this.headersBefore)) res.removeHeader(name)
+      for (const [name, value] of Object.entries(this.headersBefore)) if (value !== undefined) res.setHeader(name, value as string)
+      // Never the route's status (a 2xx, a redirect without its Location) for a response whose session was lost.
+      const status = (error as { status?: unknown })?.status
+      res.statusCode = typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
+      res.statusMessage = ''
+    }
+    this.hooks.failed(error)
+  }
+}
+
+function absorbHeaders (res: ServerResponse, args: unknown[]): unknown[] {
+  const [statusCode, ...rest] = args
+  const reason = typeof rest[0] === 'string' ? rest[0] : undefined
+  const headers = reason === undefined ? rest[0] : rest[1]
+  if (headers === undefined || headers === null || res.headersSent) return args
+  if (Array.isArray(headers)) {
+    // Node's own writeHead refuses an odd-length list: let it.
+    if (headers.length % 2 !== 0) return args
+    // The flat [name, value, name, value] form may repeat a name (several Set-Cookie): keep every value.
+    const names = new Set<string>()
+    for (let index = 0; index < headers.length; index += 2) names.add(String(headers[index]).toLowerCase())
+    for (const name of names) res.removeHeader(name)
+    for (let index = 0; index < headers.length; index += 2) res.appendHeader(String(headers[index]), headers[index + 1] as string)
+  } else if (typeof headers === 'object') {
+    for (const [name, value] of Object.entries(headers as Record<string, unknown>)) {
+      if (value !== undefined) res.setHeader(name, value as string)
+    }
+  }
+  return reason === undefined ? [statusCode] : [statusCode, reason]
+}
