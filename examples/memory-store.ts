@@ -10,12 +10,13 @@ interface Entry {
 /**
  * A store of your own: sessions in a Map, for tests and single-process apps. The cookie
  * holds a random 144-bit id; the middleware does the rest (cookie attributes, change
- * tracking, lifetimes, regenerate/destroy).
+ * tracking, lifetimes, regenerate/destroy). It answers at once, without promises; a store
+ * that waits on a database returns promises instead.
  */
 export class MemoryStore implements Store {
   readonly sessions = new Map<string, Entry>()
 
-  async load (cookie: string, { now, ttl, maxLifetime }: StoreContext): Promise<LoadResult> {
+  load (cookie: string, { now, ttl, maxLifetime }: StoreContext): LoadResult {
     const entry = this.sessions.get(cookie)
     if (entry === undefined) return { reject: 'expired' }
     if (now >= entry.touched + ttl || (maxLifetime > 0 && now >= entry.created + maxLifetime)) {
@@ -25,13 +26,15 @@ export class MemoryStore implements Store {
     return { session: { id: cookie, data: JSON.parse(entry.data), created: entry.created, touched: entry.touched } }
   }
 
-  async save (request: SaveRequest, { now }: StoreContext): Promise<SaveResult> {
-    const id = request.id !== undefined && this.sessions.has(request.id) ? request.id : randomBytes(18).toString('base64url')
+  save (request: SaveRequest, { now }: StoreContext): SaveResult {
+    // Destroyed since this request loaded it (a logout in another tab): say so, rather than bring it back.
+    if (request.id !== undefined && !this.sessions.has(request.id)) return { cookie: '', gone: true }
+    const id = request.id ?? randomBytes(18).toString('base64url')
     this.sessions.set(id, { data: request.json, created: request.created, touched: now })
     return { cookie: id, id }
   }
 
-  async destroy (id: string): Promise<void> {
+  destroy (id: string): void {
     this.sessions.delete(id)
   }
 }

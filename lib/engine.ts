@@ -1,11 +1,12 @@
 import { joinChunks, pairBytes, splitIntoChunks } from './chunks'
 import type { Config } from './config'
-import { findSessionCookies, serializeCookie, type SessionCookies } from './cookie'
+import { findSessionCookies, serializeCookie } from './cookie'
 import { diffSession, jsonOf, snapshotOf, type Snapshot, type SessionDiff } from './diff'
 import { SessionTooLargeError } from './errors'
 import { cookieMaxAge, refreshDue } from './lifetime'
 import { log } from './log'
-import type { RejectReason, StoreContext, StoredSession } from './stores/store'
+import { isPending, then, type Awaitable } from './awaitable'
+import type { LoadResult, RejectReason, StoreContext, StoredSession } from './stores/store'
 
 /** One request's session bookkeeping. The data itself lives on the session object. */
 export interface SessionState {
@@ -14,13 +15,13 @@ export interface SessionState {
   /** The data as loaded or last saved, to see what changed. */
   snapshot: Snapshot
   /** Session cookie names the browser holds, as far as this request knows: the ones a write no longer uses get expired. */
-  browserCookies: Set<string>
+  browserCookies: ReadonlySet<string>
   /** regenerate()/destroy() was called: the next write starts a new session. */
   renew: boolean
   /** Ids to delete from the store at the next commit. */
-  retired: string[]
+  retired: readonly string[]
   /** Set-Cookie values decided by save() and not yet sent. */
-  pending: string[]
+  pending: readonly string[]
   /** A commit in flight (save() not awaited, then the response): the next one waits for it. */
   busy: Promise<void> | undefined
   /** Counts regenerate()/destroy() calls, so a save in flight can tell it was overtaken. */
@@ -34,6 +35,11 @@ export interface CommitOptions {
   readonly keep?: boolean
 }
 
+// Shared empties: a state replaces these, never changes them, so most requests allocate none.
+const NO_NAMES: ReadonlySet<string> = new Set()
+const NO_SNAPSHOT: Snapshot = new Map()
+const NONE: readonly string[] = Object.freeze([])
+
 /** Set-Cookie values by cookie name, the later decision winning: one value per cookie in a response. */
 function mergeCookies (earlier: readonly string[], later: readonly string[]): string[] {
   if (earlier.length === 0) return [...later]
@@ -46,6 +52,9 @@ function mergeCookies (earlier: readonly string[], later: readonly string[]): st
  * The whole life of a session between the cookie and the store, for the middleware and
  * for read()/write() alike: load, then commit once the route is done. Pure bookkeeping:
  * it never sees a request or response, only the Cookie header and the session data.
+ *
+ * Every step is synchronous when the store answers synchronously (the cookie store always
+ * does): no promise, no held response. A store that answers later makes the step a promise.
  */
 export class SessionEngine {
   constructor (readonly config: Config) {}
@@ -55,21 +64,17 @@ export class SessionEngine {
   }
 
   emptyState (): SessionState {
-    return { stored: undefined, snapshot: new Map(), browserCookies: new Set(), renew: false, retired: [], pending: [], busy: undefined, generation: 0 }
+    return { stored: undefined, snapshot: NO_SNAPSHOT, browserCookies: NO_NAMES, renew: false, retired: NONE, pending: NONE, busy: undefined, generation: 0 }
   }
 
   /**
    * The session a request's cookies lead to: an empty state for a missing or bad cookie; a
-   * rejection only when the store fails. Synchronous when there is no session cookie at all.
+   * failure only when the store fails.
    */
-  load (cookieHeader: string | undefined, request: unknown): SessionState | Promise<SessionState> {
+  load (cookieHeader: string | undefined, request: unknown): Awaitable<SessionState> {
     const found = findSessionCookies(cookieHeader, this.config.cookieName)
-    if (found === undefined) return this.emptyState()
-    return this.loadFrom(found, request)
-  }
-
-  private async loadFrom (found: SessionCookies, request: unknown): Promise<SessionState> {
     const state = this.emptyState()
+    if (found === undefined) return state
     state.browserCookies = found.names
 
     const candidates = found.values
@@ -79,22 +84,37 @@ export class SessionEngine {
       if (joined === undefined) reason = 'malformed'
       else candidates.push(joined)
     }
-    const context = this.context()
-    for (const value of candidates) {
+    return this.tryCandidates(state, candidates, 0, reason, this.context(), request)
+  }
+
+  /** The first candidate cookie value (the last one sent first) that the store accepts. */
+  private tryCandidates (state: SessionState, candidates: readonly string[], from: number, firstReason: RejectReason | undefined,
+    context: StoreContext, request: unknown): Awaitable<SessionState> {
+    let reason = firstReason
+    for (let index = from; index < candidates.length; index++) {
+      const value = candidates[index] as string
       if (value.length > this.config.maxBytes) {
         reason ??= 'too-large'
         continue
       }
-      const result = await this.config.store.load(value, context)
-      if (result.session !== undefined) {
-        state.stored = result.session
-        state.snapshot = snapshotOf(result.session.data)
-        return state
+      const result = this.config.store.load(value, context)
+      if (isPending(result)) {
+        return Promise.resolve(result).then(loaded => this.accept(state, loaded)
+          ? state
+          : this.tryCandidates(state, candidates, index + 1, reason ?? loaded.reject, context, request))
       }
+      if (this.accept(state, result)) return state
       reason ??= result.reject
     }
     this.reject(reason ?? 'malformed', request)
     return state
+  }
+
+  private accept (state: SessionState, result: LoadResult): boolean {
+    if (result.session === undefined) return false
+    state.stored = result.session
+    state.snapshot = snapshotOf(result.session.data)
+    return true
   }
 
   private reject (reason: RejectReason, request: unknown): void {
@@ -112,16 +132,16 @@ export class SessionEngine {
   }
 
   regenerate (state: SessionState): void {
-    if (state.stored?.id !== undefined) state.retired.push(state.stored.id)
+    if (state.stored?.id !== undefined) state.retired = [...state.retired, state.stored.id]
     state.stored = undefined
     state.renew = true
     state.generation++
   }
 
   /**
-   * The Set-Cookie values the response must carry now. Synchronous (an array) when no
-   * store call is needed, the common case of a session read and left alone; a promise
-   * when the store has work to do. Commits on one state run one after another.
+   * The Set-Cookie values the response must carry now: an array when no store call is
+   * needed or the store answered at once, a promise otherwise. Commits on one state run
+   * one after another.
    *
    * With `keep` (save()), what is decided waits in `state.pending` for the response; the
    * final commit sends it, merged with anything decided after it.
@@ -130,16 +150,17 @@ export class SessionEngine {
     if (state.busy !== undefined) return state.busy.then(() => this.commit(state, data, options))
     const work = this.decide(state, data, options)
     if (work === undefined) {
-      if (options.keep === true) return state.pending
       const pending = state.pending
-      state.pending = []
-      return pending
+      if (options.keep !== true) state.pending = NONE
+      return [...pending]
     }
-    const result = work.then(cookies => {
+    const finish = (cookies: string[]): string[] => {
       const merged = mergeCookies(state.pending, cookies)
-      state.pending = options.keep === true ? merged : []
+      state.pending = options.keep === true ? merged : NONE
       return merged
-    })
+    }
+    if (!isPending(work)) return finish(work)
+    const result = Promise.resolve(work).then(finish)
     const busy = result.then(() => undefined, () => undefined)
     state.busy = busy
     void busy.then(() => { if (state.busy === busy) state.busy = undefined })
@@ -147,7 +168,7 @@ export class SessionEngine {
   }
 
   /** What the store must do for this data now, or undefined when nothing. */
-  private decide (state: SessionState, data: Record<string, unknown>, options: CommitOptions): Promise<string[]> | undefined {
+  private decide (state: SessionState, data: Record<string, unknown>, options: CommitOptions): Awaitable<string[]> | undefined {
     const context = this.context()
     const diff = diffSession(state.snapshot, data)
     const stored = state.stored
@@ -167,11 +188,11 @@ export class SessionEngine {
     return undefined
   }
 
-  private async save (state: SessionState, data: Record<string, unknown>, diff: SessionDiff, context: StoreContext, refresh: boolean): Promise<string[]> {
+  private save (state: SessionState, data: Record<string, unknown>, diff: SessionDiff, context: StoreContext, refresh: boolean): Awaitable<string[]> {
     const generation = state.generation
     const previous = state.stored
     const created = previous?.created ?? context.now
-    const result = await this.config.store.save({
+    const saved = this.config.store.save({
       ...(previous?.id === undefined ? {} : { id: previous.id, touched: previous.touched }),
       data,
       json: jsonOf(diff.current),
@@ -180,46 +201,52 @@ export class SessionEngine {
       refresh,
       created
     }, context)
-    if (result.gone === true) {
-      // Destroyed or expired elsewhere since this request read it (a logout in another tab): the
-      // session stays gone, rather than being brought back by a request that began before.
-      log('session gone from the store while in use: not recreated')
-      state.stored = undefined
-      return await this.clear(state, context)
-    }
-    if (state.generation !== generation) {
-      // regenerate()/destroy() while this save was in flight: what it wrote belongs to the old identity.
-      if (result.id !== undefined) state.retired.push(result.id)
-      return []
-    }
-    const touched = result.touched ?? context.now
-    const cookies = this.sessionCookies(state, result.cookie, created, touched, context)
-    await this.retire(state, context)
-    log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
-    state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data, created, touched }
-    state.snapshot = diff.current
-    state.renew = false
-    return cookies
+    return then(saved, result => {
+      if (result.gone === true) {
+        // Destroyed or expired elsewhere since this request read it (a logout in another tab): the
+        // session stays gone, rather than being brought back by a request that began before.
+        log('session gone from the store while in use: not recreated')
+        state.stored = undefined
+        return this.clear(state, context)
+      }
+      if (state.generation !== generation) {
+        // regenerate()/destroy() while this save was in flight: what it wrote belongs to the old identity.
+        if (result.id !== undefined) state.retired = [...state.retired, result.id]
+        return []
+      }
+      const touched = result.touched ?? context.now
+      const cookies = this.sessionCookies(state, result.cookie, created, touched, context)
+      return then(this.retire(state, context), () => {
+        log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
+        state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data, created, touched }
+        state.snapshot = diff.current
+        state.renew = false
+        return cookies
+      })
+    })
   }
 
-  private async clear (state: SessionState, context: StoreContext): Promise<string[]> {
+  private clear (state: SessionState, context: StoreContext): Awaitable<string[]> {
     const generation = state.generation
-    if (state.stored?.id !== undefined) state.retired.push(state.stored.id)
-    await this.retire(state, context)
-    const cookies = [...state.browserCookies].map(name => serializeCookie(name, '', 0, this.config.cookie, context.now))
-    state.stored = undefined
-    state.snapshot = new Map()
-    state.browserCookies = new Set()
-    if (state.generation === generation) state.renew = false
-    return cookies
+    if (state.stored?.id !== undefined) state.retired = [...state.retired, state.stored.id]
+    return then(this.retire(state, context), () => {
+      const cookies = [...state.browserCookies].map(name => serializeCookie(name, '', 0, this.config.cookie, context.now))
+      state.stored = undefined
+      state.snapshot = NO_SNAPSHOT
+      state.browserCookies = NO_NAMES
+      if (state.generation === generation) state.renew = false
+      return cookies
+    })
   }
 
-  private async retire (state: SessionState, context: StoreContext): Promise<void> {
-    while (state.retired.length > 0) {
-      const id = state.retired[0] as string
-      await this.config.store.destroy(id, context)
-      state.retired.shift()
-    }
+  /** Delete the retired ids, one after another; each leaves the list once the store has done it. */
+  private retire (state: SessionState, context: StoreContext): Awaitable<void> {
+    const id = state.retired[0]
+    if (id === undefined) return undefined
+    return then(this.config.store.destroy(id, context), () => {
+      state.retired = state.retired.filter(retired => retired !== id)
+      return this.retire(state, context)
+    })
   }
 
   /** The cookie (in chunks when over 4 KB), plus expiry for session cookies the browser holds and no longer needs. */

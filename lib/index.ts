@@ -7,6 +7,7 @@ export type { ArcSessionOptions, CookieOptions, DynamoDBOptions } from './option
 export type { Session, SessionData, SessionMethods } from './session'
 export type { Store, StoreContext, StoredSession, StoredData, LoadResult, SaveRequest, SaveResult, RejectReason } from './stores/store'
 export type { Algorithm } from './keys'
+export type { Awaitable } from './awaitable'
 export type { SameSite } from './cookie'
 export type { Callback } from './callback'
 export {

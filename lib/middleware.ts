@@ -1,18 +1,67 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createApi, type SessionApi } from './api'
+import { isPending } from './awaitable'
 import { resolveConfig } from './config'
 import { SessionEngine, type SessionState } from './engine'
-import type { ArcSessionOptions } from './options'
 import { HeadersSentError } from './errors'
+import type { ArcSessionOptions } from './options'
 import { cookieHeaderOf } from './request'
-import { bindSession, installSessionAccessor } from './request-session'
+import { bindSession, installSessionAccessor, type SessionBinding } from './request-session'
 import { gateResponse, installResponseHooks } from './response'
+import type { CommitHooks } from './response-gate'
 import { SessionHandle, clearData, copyData, createSession, handleFrom, type Session } from './session'
 
 export type NextFunction = (error?: unknown) => void
 
+const settled: NextFunction = () => {}
+
 export interface ArcSessionMiddleware extends SessionApi {
   (req: IncomingMessage, res: ServerResponse, next: NextFunction): void
+}
+
+/**
+ * One request's session in the middleware: the handle its methods use, what `req.session`
+ * reads and assigns, and the hooks its response calls. One object, since every request
+ * makes one.
+ */
+class RequestSession extends SessionHandle implements SessionBinding, CommitHooks {
+  readonly session: Session
+
+  constructor (engine: SessionEngine, state: SessionState, private next: NextFunction) {
+    super(engine, state)
+    this.session = createSession(this, state.stored?.data, true)
+  }
+
+  commit (): string[] | Promise<string[]> {
+    return this.engine.commit(this.state, this.session)
+  }
+
+  onCommitted (): void {
+    this.committed = true
+  }
+
+  onFailed (error: unknown): void {
+    this.next(error)
+  }
+
+  onSettled (): void {
+    // Express's next reaches req and res: held here, it would keep them (through the WeakMap
+    // this object is a value of) from the young-generation GC.
+    this.next = settled
+  }
+
+  /** `req.session = null` destroys; assigning an object replaces the data, keeping the session. */
+  replace (value: unknown): void {
+    if (value === this.session) return
+    if (this.committed) throw new HeadersSentError(value === null || value === undefined ? 'destroy' : 'replace')
+    clearData(this.session)
+    if (value === null || value === undefined) {
+      this.engine.regenerate(this.state)
+      return
+    }
+    if (typeof value !== 'object') throw new TypeError('req.session can be set to null (destroy) or an object of session data')
+    copyData(this.session, value as Record<string, unknown>)
+  }
 }
 
 /**
@@ -27,39 +76,33 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
   installSessionAccessor()
 
   function start (req: IncomingMessage, res: ServerResponse, next: NextFunction, state: SessionState): void {
-    const handle = new SessionHandle(engine, state)
-    const session = createSession(handle, state.stored?.data, true)
-    bindSession(req, { session, replace: value => { replaceData(session, handle, value) } })
-    gateResponse(res, {
-      commit: () => engine.commit(state, session),
-      committed: () => { handle.committed = true },
-      failed: error => { next(error) }
-    })
-    callNext(next)
+    const current = new RequestSession(engine, state, next)
+    bindSession(req, current)
+    gateResponse(res, current)
   }
 
   function middleware (req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
     if (handleFrom((req as { session?: unknown }).session) !== undefined) { next(); return }
-    const loading = engine.load(cookieHeaderOf(req), req)
-    // No session cookie (first visits, bots, assets): no promise to wait for.
-    if (!(loading instanceof Promise)) { start(req, res, next, loading); return }
-    loading.then(state => { start(req, res, next, state) }, next)
+    let loading
+    try {
+      loading = engine.load(cookieHeaderOf(req), req)
+    } catch (error) {
+      next(error)
+      return
+    }
+    // The cookie store answers at once: the route runs in the same tick.
+    if (!isPending(loading)) {
+      start(req, res, next, loading)
+      next()
+      return
+    }
+    Promise.resolve(loading).then(state => {
+      start(req, res, next, state)
+      callNext(next)
+    }, next)
   }
 
   return Object.assign(middleware, createApi(engine))
-}
-
-/** `req.session = null` destroys; assigning an object replaces the data, keeping the session. */
-function replaceData (session: Session, handle: SessionHandle, value: unknown): void {
-  if (value === session) return
-  if (handle.committed) throw new HeadersSentError(value === null || value === undefined ? 'destroy' : 'replace')
-  clearData(session)
-  if (value === null || value === undefined) {
-    handle.engine.regenerate(handle.state)
-    return
-  }
-  if (typeof value !== 'object') throw new TypeError('req.session can be set to null (destroy) or an object of session data')
-  copyData(session, value as Record<string, unknown>)
 }
 
 /**

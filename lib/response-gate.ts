@@ -4,9 +4,11 @@ export interface CommitHooks {
   /** The Set-Cookie values to add: now (an array) or once the store has answered (a promise). */
   commit (): string[] | Promise<string[]>
   /** The session can no longer change the response. */
-  committed (): void
+  onCommitted (): void
   /** The commit failed: the held response was dropped, the error goes to the app's error handler. */
-  failed (error: unknown): void
+  onFailed (error: unknown): void
+  /** Nothing more will be asked: let go of what the request held (its `next`). */
+  onSettled (): void
 }
 
 /** A response method as the gate calls it: the real one, with the route's arguments. */
@@ -33,6 +35,8 @@ export class ResponseGate {
   private readonly held: Array<() => unknown> = []
   private owesDrain = false
   private failed = false
+  /** The Set-Cookie values this gate added. */
+  private added: readonly string[] = []
   /**
    * Headers set before the session was loaded (by earlier middleware): the only ones an error
    * response keeps. The route's own (Location, Cache-Control, Content-Type, its cookies) describe
@@ -40,7 +44,13 @@ export class ResponseGate {
    */
   private readonly headersBefore: Readonly<Record<string, unknown>>
 
-  constructor (private readonly res: ServerResponse, private readonly hooks: CommitHooks, private readonly originals: Originals) {
+  /**
+   * `forget` is called once the gate has nothing left to do for a response that went out well.
+   * (The caller keeps gates in a WeakMap keyed by the response; a gate holds its response, and an
+   * entry whose value reaches its own key costs V8's young-generation GC dearly until it is removed.)
+   */
+  constructor (private readonly res: ServerResponse, private readonly hooks: CommitHooks, private readonly originals: Originals,
+    private readonly forget: () => void) {
     this.headersBefore = res.getHeaders()
   }
 
@@ -51,7 +61,7 @@ export class ResponseGate {
     if (this.failed) return this.res
     // Headers passed here would replace ours in Node's writeHead: move them onto the response first.
     const call = absorbHeaders(this.res, args)
-    if (this.ready()) return this.originals.writeHead.apply(this.res, call)
+    if (this.ready()) return this.now(this.originals.writeHead, call)
     // Middleware such as compression calls writeHead again on every write until headers are out: replay it once.
     this.held.push(() => this.res.headersSent ? this.res : this.originals.writeHead.apply(this.res, call))
     return this.res
@@ -59,7 +69,7 @@ export class ResponseGate {
 
   write (args: unknown[]): unknown {
     if (this.failed) return false
-    if (this.ready()) return this.originals.write.apply(this.res, args)
+    if (this.ready()) return this.now(this.originals.write, args)
     this.held.push(() => this.originals.write.apply(this.res, args))
     this.owesDrain = true
     return false
@@ -67,16 +77,35 @@ export class ResponseGate {
 
   end (args: unknown[]): unknown {
     if (this.failed) return this.res
-    if (this.ready()) return this.originals.end.apply(this.res, args)
+    if (this.ready()) return this.now(this.originals.end, args)
     this.held.push(() => this.originals.end.apply(this.res, args))
     return this.res
   }
 
   flushHeaders (args: unknown[]): unknown {
     if (this.failed) return undefined
-    if (this.ready()) return this.originals.flushHeaders.apply(this.res, args)
+    if (this.ready()) return this.now(this.originals.flushHeaders, args)
     this.held.push(() => this.originals.flushHeaders.apply(this.res, args))
     return undefined
+  }
+
+  /**
+   * The route's call, made now. If it throws before the headers are out (an invalid status code,
+   * say), the request fails as it would without sessions, and the session cookie is taken back:
+   * an error response does not carry the route's session changes.
+   */
+  private now (method: Method, args: unknown[]): unknown {
+    try {
+      return method.apply(this.res, args)
+    } catch (error) {
+      if (!this.res.headersSent && this.added.length > 0) {
+        const kept = ([this.res.getHeader('set-cookie')].flat() as unknown[]).filter(value => value !== undefined && !this.added.includes(String(value)))
+        if (kept.length === 0) this.res.removeHeader('set-cookie')
+        else this.res.setHeader('Set-Cookie', kept as string[])
+        this.added = []
+      }
+      throw error
+    }
   }
 
   /** True when the caller may go ahead now; false when its call must wait in `held`. */
@@ -91,12 +120,13 @@ export class ResponseGate {
     if (Array.isArray(result)) {
       this.phase = 'done'
       this.applyCookies(result)
-      this.hooks.committed()
+      this.hooks.onCommitted()
+      this.settle()
       return true
     }
     this.phase = 'holding'
     // The cookie is being decided: a save()/regenerate()/destroy() from now on could not reach this response.
-    this.hooks.committed()
+    this.hooks.onCommitted()
     result.then(cookies => { this.applyCookies(cookies); this.release() }, error => { this.fail(error) })
       .catch((error: unknown) => { this.res.destroy(error as Error) })
     return false
@@ -105,8 +135,9 @@ export class ResponseGate {
   private applyCookies (cookies: readonly string[]): void {
     if (cookies.length === 0 || this.res.headersSent) return
     const existing = this.res.getHeader('set-cookie')
-    const mine = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]
-    this.res.setHeader('Set-Cookie', [...mine, ...cookies])
+    const theirs = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]
+    this.res.setHeader('Set-Cookie', [...theirs, ...cookies])
+    this.added = cookies
   }
 
   private release (): void {
@@ -125,6 +156,12 @@ export class ResponseGate {
       }
     }
     if (this.owesDrain && lastWrite !== false && !this.res.writableEnded) this.res.emit('drain')
+    this.settle()
+  }
+
+  private settle (): void {
+    this.hooks.onSettled()
+    this.forget()
   }
 
   private fail (error: unknown): void {
@@ -143,7 +180,9 @@ export class ResponseGate {
       res.statusCode = typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
       res.statusMessage = ''
     }
-    this.hooks.failed(error)
+    this.hooks.onFailed(error)
+    // The gate stays, to drop what the discarded response still sends through it.
+    this.hooks.onSettled()
   }
 }
 

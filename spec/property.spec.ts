@@ -227,9 +227,9 @@ function tokensIn (header: string): string[] {
   return tokens
 }
 
-/** True when the header still carries the original token, only spelled differently at most. */
-function carriesOriginal (header: string, original: string): boolean {
-  return tokensIn(header).some(token => sameToken(token, original))
+/** True when the header still carries one of the genuine tokens, only spelled differently at most. */
+function carriesGenuine (header: string, genuine: readonly string[]): boolean {
+  return tokensIn(header).some(token => genuine.some(original => sameToken(token, original)))
 }
 
 type Mutation = (value: string, other: string) => string
@@ -325,17 +325,21 @@ function mutate (mutations: readonly Mutation[], value: string, other: string): 
   return mutations.reduce((current, mutation) => current.length === 0 ? current : mutation(current, other), value)
 }
 
-/** What a property saw: every result must be the empty session or, for an unchanged token, the original. */
+/**
+ * What a property saw: every result must be the empty session or, for a header still carrying a
+ * genuine token (the original, or the other valid token the mutations borrow segments from, which
+ * three segment swaps can rebuild whole), the original data.
+ */
 interface Tally { empty: number, original: number }
 
-function check (data: Record<string, unknown>, got: Record<string, unknown>, header: string, original: string, tally: Tally): void {
+function check (data: Record<string, unknown>, got: Record<string, unknown>, header: string, genuine: readonly string[], tally: Tally): void {
   if (Object.keys(got).length === 0) {
     tally.empty++
     return
   }
-  // Data came back: it must be the original, from a header that still carries the original token.
+  // Data came back: it must be the original, from a header that still carries a genuine token.
   expect(got).toEqual(data)
-  expect({ header, carriesOriginal: carriesOriginal(header, original) }).toEqual({ header, carriesOriginal: true })
+  expect({ header, carriesGenuine: carriesGenuine(header, genuine) }).toEqual({ header, carriesGenuine: true })
   tally.original++
 }
 
@@ -353,7 +357,7 @@ describe('mutations of a valid cookie', () => {
       const other = cookieHeaderFrom(await api.writeCookies({ ...data })).slice('_idx='.length)
       const header = `_idx=${mutate(mutations, original, other)}`
       const session = await api.read({ headers: { cookie: header } })
-      check(data, dataOf(session), header, original, tally)
+      check(data, dataOf(session), header, [original, other], tally)
     }), { numRuns: runs(5 / 3) })
     expect(tally.empty).toBeGreaterThan(0)
     expect(tally.original).toBeGreaterThan(0)
@@ -376,7 +380,7 @@ describe('mutations of a valid cookie', () => {
       fc.pre(/^[\x20-\x7e]*$/.test(header))
       const res = await request(apps[which] as express.Express).get('/').set('Cookie', header)
       expect(res.status).toBe(200)
-      check(data, res.body as Record<string, unknown>, header, original, tally)
+      check(data, res.body as Record<string, unknown>, header, [original, other], tally)
     }), { numRuns: runs(1 / 2) })
     expect(tally.empty).toBeGreaterThan(0)
   })
@@ -448,7 +452,7 @@ describe('mutations of a valid cookie', () => {
       const mutated = mutations.reduce((current, mutation) => current.length === 0 ? current : mutation(current), pairs)
       const header = mutated.map(([n, v]) => `${n}=${v}`).join('; ')
       const session = await api.read({ headers: { cookie: header } })
-      check(data, dataOf(session), header, original, tally)
+      check(data, dataOf(session), header, [original], tally)
     }), { numRuns: runs(2 / 3) })
     expect(tally.empty).toBeGreaterThan(0)
     expect(tally.original).toBeGreaterThan(0)

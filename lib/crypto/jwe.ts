@@ -3,6 +3,7 @@ import { inspect } from 'node:util'
 import { rawKey, type Algorithm, type EncryptionKey } from '../keys'
 import type { RejectReason } from '../stores/store'
 import { isCanonicalBase64url } from './base64url'
+import { TokenCache } from './token-cache'
 
 /**
  * Compact JWE (RFC 7516) with `alg: dir` and AES-GCM, on node:crypto's synchronous
@@ -75,6 +76,7 @@ export class JweCodec {
   /** Header segments recognised without parsing: ours (one key each) and arc's (every key). */
   private readonly knownHeaders = new Map<string, KnownHeader>()
   private readonly acceptArcTokens: boolean
+  private readonly recent = new TokenCache<{ readonly plaintext: string, readonly key: EncryptionKey }>()
 
   constructor (private readonly algorithm: Algorithm, keys: readonly EncryptionKey[], { acceptArcTokens = true }: { acceptArcTokens?: boolean } = {}) {
     this.acceptArcTokens = acceptArcTokens
@@ -102,10 +104,20 @@ export class JweCodec {
     const first = cipher.update(plaintext, 'utf8')
     const last = cipher.final()
     const ciphertext = last.length === 0 ? first : Buffer.concat([first, last])
-    return `${this.currentHeader}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`
+    const token = `${this.currentHeader}..${iv.toString('base64url')}.${ciphertext.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}`
+    this.recent.set(token, { plaintext, key: this.current.source })
+    return token
   }
 
   open (token: string): Opened {
+    const recent = this.recent.get(token)
+    if (recent !== undefined) return { ok: true, ...recent }
+    const opened = this.openToken(token)
+    if (opened.ok) this.recent.set(token, { plaintext: opened.plaintext, key: opened.key })
+    return opened
+  }
+
+  private openToken (token: string): Opened {
     const d1 = token.indexOf('.')
     const d2 = token.indexOf('.', d1 + 1)
     const d3 = token.indexOf('.', d2 + 1)

@@ -20,7 +20,7 @@ export class JweStore implements Store {
     this.codec = new JweCodec(algorithm, keys, { acceptArcTokens })
   }
 
-  async load (cookie: string, context: StoreContext): Promise<LoadResult> {
+  load (cookie: string, context: StoreContext): LoadResult {
     const opened = this.codec.open(cookie)
     if (!opened.ok) return { reject: opened.reason }
     const claims = parseObject(opened.plaintext)
@@ -36,13 +36,13 @@ export class JweStore implements Store {
     return { session: { data: claims, created, touched: iat, stale: !opened.key.current } }
   }
 
-  async save (request: SaveRequest, context: StoreContext): Promise<SaveResult> {
+  save (request: SaveRequest, context: StoreContext): SaveResult {
     const claims = `"iat":${context.now},"exp":${expiresAt(context, request.created)},"_created":${request.created}`
     const plaintext = request.json === '{}' ? `{${claims}}` : `${request.json.slice(0, -1)},${claims}}`
     return { cookie: this.codec.seal(plaintext) }
   }
 
-  async destroy (): Promise<void> {
+  destroy (): void {
     // Nothing is kept server-side: expiring the cookie is all destroy can do.
   }
 }

@@ -1,3 +1,5 @@
+import type { Awaitable } from '../awaitable'
+
 /**
  * The contract between the session middleware and where sessions live.
  *
@@ -25,7 +27,7 @@ export interface StoreContext {
 export interface StoredSession {
   /** The store's handle for the session (a DynamoDB id); undefined for stores that keep the data in the cookie. */
   readonly id?: string
-  /** User data. Reserved names found here (iat, exp, _idx, _ttl...) are dropped, never shown. */
+  /** User data. Reserved names found here (iat, exp, _idx, _ttl...) are skipped by the middleware, never shown. */
   readonly data: StoredData
   /** When the session was created (epoch seconds): the absolute lifetime runs from here. */
   readonly created: number
@@ -74,11 +76,15 @@ export interface SaveResult {
   readonly gone?: boolean
 }
 
+/**
+ * Each method may answer with a promise or, when it has the answer at once (the cookie store
+ * does), with the value itself: the middleware then finishes the request without waiting.
+ */
 export interface Store {
-  /** Resolve a session cookie value. Bad input resolves to `{ reject }`; only store failures reject. */
-  load (cookie: string, context: StoreContext): Promise<LoadResult>
+  /** Resolve a session cookie value. Bad input gives `{ reject }`; only store failures throw or reject. */
+  load (cookie: string, context: StoreContext): Awaitable<LoadResult>
   /** Persist the session and say what the cookie must hold. */
-  save (request: SaveRequest, context: StoreContext): Promise<SaveResult>
+  save (request: SaveRequest, context: StoreContext): Awaitable<SaveResult>
   /** Forget a session by id (called only for sessions whose load or save returned an id). */
-  destroy (id: string, context: StoreContext): Promise<void>
+  destroy (id: string, context: StoreContext): Awaitable<void>
 }

@@ -169,6 +169,21 @@ export function defineBehaviourSuite (store: StoreUnderTest): void {
         }
       })
 
+      test('a session destroyed by another request while this one holds it is not brought back by its write', async () => {
+        if (!store.hasIds) return // a cookie store has nothing to destroy elsewhere
+        const the = app()
+        const signedIn = cookieHeader(sessionCookies(await request(the).post('/set').send({ user: 'ada' }).expect(200)))
+        const api = arcSession(store.options())
+        const held = await api.read({ headers: { cookie: signedIn } })
+        expect(JSON.parse(JSON.stringify(held))).toEqual({ user: 'ada' })
+
+        await request(the).post('/destroy').set('Cookie', signedIn).expect(200)
+        const written = await api.writeCookies({ ...held, step: 2 })
+        // At most an expiry: no cookie that leads to a session.
+        expect(written.filter(cookie => !/max-age=0/i.test(cookie))).toEqual([])
+        expect((await request(the).get('/read').set('Cookie', signedIn).expect(200)).body).toEqual({})
+      })
+
       test('save() with a promise writes the session, and later changes still go out with the response', async () => {
         const agent = request.agent(app())
         const saved = await agent.post('/save-promise').expect(200)
