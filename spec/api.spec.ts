@@ -3,7 +3,7 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
 import type * as Jose from 'jose' with { 'resolution-mode': 'import' }
 import request from 'supertest'
 import {
-  arcSession, createTable, read, sessionInfo, SessionDataError, SessionTooLargeError, write, writeCookies,
+  arcSession, createTable, read, sessionInfo, SessionDataError, SessionTooLargeError, write,
   type ArcSessionOptions, type SessionApi, type SessionData
 } from 'arc-session'
 import { SECRET, cookieHeader, listen, parseSetCookie, testOptions } from './support/apps'

@@ -1,10 +1,10 @@
-import { inspect } from 'node:util'
 import express from 'express'
 import request from 'supertest'
 import { arcSession, ConfigError, type ArcSessionOptions } from 'arc-session'
 import { sessionCookies, type ParsedCookie } from './support/apps'
 import { testClock } from './support/clock'
 import { captureRejects, jose, type RejectLog } from './support/tokens'
+import { configErrorOf } from './support/config-error'
 
 // Settings that would be ignored in silence, key lists that would shadow their own current key,
 // the Secure default, and tokens that would open under a cookie name they were not made for:
@@ -13,17 +13,6 @@ import { captureRejects, jose, type RejectLog } from './support/tokens'
 /** 32 ASCII characters that look like nothing else in these messages. */
 const K = 'Zq8vN2xL5tR7wB4mK9pC3hF6jD1sG0aY'
 const DYNAMODB = { table: 'sessions', dynamodb: { region: 'us-east-1', endpoint: 'http://127.0.0.1:9' } } satisfies ArcSessionOptions
-
-/** The ConfigError arcSession(options) throws (failing the test when it throws nothing, or something else). */
-function configErrorOf (options: ArcSessionOptions): ConfigError {
-  try {
-    arcSession(options)
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError)
-    return error as ConfigError
-  }
-  throw new Error(`arcSession(${inspect(options)}) did not throw`)
-}
 
 describe('a misspelt or unknown setting fails at arcSession(), naming it', () => {
   test.each<[string, ArcSessionOptions, string, string]>([

@@ -2,23 +2,13 @@ import { inspect } from 'node:util'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import express from 'express'
 import request from 'supertest'
-import { arcSession, ConfigError, createTable, sessionInfo, type ArcSessionOptions } from 'arc-session'
+import { arcSession, createTable, sessionInfo, type ArcSessionOptions } from 'arc-session'
 import { SECRET, parseSetCookie, sessionCookies, type ParsedCookie } from './support/apps'
+import { configErrorOf } from './support/config-error'
 
 // Every setting is checked when arcSession() is called, and named, with the fix, in the error.
 
 type Env = Record<string, string | undefined>
-
-/** The ConfigError arcSession(options) throws (failing the test when it throws nothing, or something else). */
-function configErrorOf (options: ArcSessionOptions): ConfigError {
-  try {
-    arcSession(options)
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError)
-    return error as ConfigError
-  }
-  throw new Error(`arcSession(${inspect(options)}) did not throw`)
-}
 
 /** The session cookie an app with these options sets on a first write. */
 async function firstCookie (options: ArcSessionOptions): Promise<ParsedCookie & { store: string }> {

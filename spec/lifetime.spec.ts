@@ -118,6 +118,17 @@ describe.each(STORES)('$name', store => {
       expect(rejects).toEqual(['expired'])
     })
 
+    test('a cookie read many times (the cookie store remembers recent tokens) still ends at ttl', async () => {
+      const clock = testClock()
+      const { app, rejects } = makeApp(clock, { ...store.options(), ttl: HOUR, maxLifetime: 0 })
+      const t0 = clock.seconds
+      const cookie = issued(await request(app).get('/visit').expect(200, { visits: 1 }))
+      for (let read = 0; read < 3; read++) await request(app).get('/').set('Cookie', cookie.pair).expect(200, { visits: 1 })
+      clock.set(t0 + HOUR)
+      await request(app).get('/').set('Cookie', cookie.pair).expect(200, {})
+      expect(rejects).toEqual(['expired'])
+    })
+
     test('a session in use every 50 minutes of a 1-hour ttl lasts as long as it is used', async () => {
       const clock = testClock()
       const { app, rejects } = makeApp(clock, { ...store.options(), ttl: HOUR, maxLifetime: 0 })

@@ -1,8 +1,9 @@
 /**
- * The most recently sealed or opened tokens and what they hold, so a browser sending the same
- * cookie again (every read-only request between two writes) costs a lookup rather than an
- * AES-GCM open. Only tokens that authenticated get in; a hit still goes through every claim
- * and lifetime check. Bounded in entries and in token size.
+ * The most recently opened tokens and what they hold, so a browser sending the same cookie
+ * again (every read-only request between two writes) costs a lookup rather than an AES-GCM
+ * open. Only tokens that authenticated get in; a hit still goes through every claim and
+ * lifetime check. Bounded in entries and in token size; one per codec, so a key that leaves
+ * the configuration takes its entries with it.
  */
 export class TokenCache<T> {
   private readonly entries = new Map<string, T>()

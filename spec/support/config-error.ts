@@ -1,0 +1,13 @@
+import { inspect } from 'node:util'
+import { arcSession, ConfigError, type ArcSessionOptions } from 'arc-session'
+
+/** The ConfigError arcSession(options) throws (failing the test when it throws nothing, or something else). */
+export function configErrorOf (options: ArcSessionOptions): ConfigError {
+  try {
+    arcSession(options)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return error as ConfigError
+  }
+  throw new Error(`arcSession(${inspect(options)}) did not throw`)
+}
