@@ -80,6 +80,28 @@ describe('a plain node:http server calling the middleware by hand', () => {
   })
 })
 
+describe('a server in the same process that never uses the middleware', () => {
+  test('its responses are untouched, req.session is absent, and a req.session it sets is its own', async () => {
+    arcSession(testOptions()) // installs the process-wide hooks
+    const running = await listen((req, res) => {
+      const before = (req as { session?: unknown }).session
+      ;(req as { session?: unknown }).session = { mine: true }
+      res.setHeader('Set-Cookie', 'theirs=1; Path=/')
+      res.writeHead(201, { 'Content-Type': 'application/json' })
+      res.write('{"before":')
+      res.end(`${JSON.stringify(before ?? null)},"after":${JSON.stringify((req as { session?: unknown }).session)},` +
+        `"own":${String(Object.prototype.hasOwnProperty.call(req, 'session'))}}`)
+    })
+    try {
+      const response = await request(running.url).get('/').set('Cookie', '_idx=whatever').expect(201)
+      expect(response.body).toEqual({ before: null, after: { mine: true }, own: true })
+      expect(response.headers['set-cookie']).toEqual(['theirs=1; Path=/'])
+    } finally {
+      await running.close()
+    }
+  })
+})
+
 interface LambdaResult {
   statusCode: number
   body: string
