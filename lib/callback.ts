@@ -1,11 +1,15 @@
+import { sessionFailure } from './errors'
+
 export type Callback<T> = (error: Error | null, value?: T) => void
 
 /**
  * Promise or Node-style callback, as arc's API offers both. With a callback the promise is
  * still returned, already handled, so neither style leaves an unhandled rejection behind.
+ * Either way a failure is an Error, even when a store threw something else.
  */
 export function settle<T> (promise: Promise<T>, callback?: Callback<T>): Promise<T> {
-  if (typeof callback !== 'function') return promise
-  promise.then(value => { callback(null, value) }, (error: Error) => { callback(error) })
-  return promise.catch(() => undefined as T)
+  const settled = promise.catch((error: unknown) => { throw sessionFailure(error) })
+  if (typeof callback !== 'function') return settled
+  settled.then(value => { callback(null, value) }, (error: Error) => { callback(error) })
+  return settled.catch(() => undefined as T)
 }

@@ -120,7 +120,9 @@ export class SessionEngine {
   private reject (reason: RejectReason, request: unknown): void {
     log('session cookie refused: %s', reason)
     try {
-      this.config.onReject?.(reason, request)
+      const result: unknown = this.config.onReject?.(reason, request)
+      // An async onReject that fails must not become an unhandled rejection.
+      if (isPending(result)) Promise.resolve(result).catch((error: unknown) => { log('onReject failed: %s', (error as Error)?.message) })
     } catch (error) {
       log('onReject threw: %s', (error as Error)?.message)
     }

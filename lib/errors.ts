@@ -64,3 +64,12 @@ export class HeadersSentError extends ArcSessionError {
     super(`session.${operation}() was called after the response headers were sent; the cookie can no longer be set`, 'ARC_SESSION_HEADERS_SENT', 500)
   }
 }
+
+/**
+ * What reaches `next(err)` when the session could not be loaded or saved: the error itself, or a
+ * StoreError carrying a non-Error value thrown by a store (`next(undefined)` would carry on as if
+ * nothing failed, and `next('route')` would skip routes).
+ */
+export function sessionFailure (error: unknown): Error {
+  return error instanceof Error ? error : new StoreError('the session store failed without an Error', { cause: error })
+}

@@ -3,7 +3,7 @@ import { createApi, type SessionApi } from './api'
 import { isPending } from './awaitable'
 import { resolveConfig } from './config'
 import { SessionEngine, type SessionState } from './engine'
-import { HeadersSentError } from './errors'
+import { HeadersSentError, sessionFailure } from './errors'
 import type { ArcSessionOptions } from './options'
 import { cookieHeaderOf } from './request'
 import { bindSession, installSessionAccessor, type SessionBinding } from './request-session'
@@ -41,7 +41,7 @@ class RequestSession extends SessionHandle implements SessionBinding, CommitHook
   }
 
   onFailed (error: unknown): void {
-    this.next(error)
+    this.next(sessionFailure(error))
   }
 
   onSettled (): void {
@@ -87,7 +87,7 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
     try {
       loading = engine.load(cookieHeaderOf(req), req)
     } catch (error) {
-      next(error)
+      next(sessionFailure(error))
       return
     }
     // The cookie store answers at once: the route runs in the same tick.
@@ -99,7 +99,7 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
     Promise.resolve(loading).then(state => {
       start(req, res, next, state)
       callNext(next)
-    }, next)
+    }, error => { next(sessionFailure(error)) })
   }
 
   return Object.assign(middleware, createApi(engine))

@@ -35,6 +35,8 @@ export class ResponseGate {
   private readonly held: Array<() => unknown> = []
   private owesDrain = false
   private failed = false
+  /** A response call of the route's threw (an invalid status code). */
+  private routeThrew = false
   /** The Set-Cookie values this gate added. */
   private added: readonly string[] = []
   /**
@@ -59,9 +61,14 @@ export class ResponseGate {
 
   writeHead (args: unknown[]): unknown {
     if (this.failed) return this.res
+    // A status Node refuses: let it throw now, before the session is committed or any header moved.
+    if (!isValidStatus(args[0])) {
+      this.routeThrew = true
+      return this.originals.writeHead.apply(this.res, args)
+    }
     // Headers passed here would replace ours in Node's writeHead: move them onto the response first.
     const call = absorbHeaders(this.res, args)
-    if (this.ready()) return this.now(this.originals.writeHead, call)
+    if (this.ready((args[0] as number) | 0)) return this.now(this.originals.writeHead, call)
     // Middleware such as compression calls writeHead again on every write until headers are out: replay it once.
     this.held.push(() => this.res.headersSent ? this.res : this.originals.writeHead.apply(this.res, call))
     return this.res
@@ -69,7 +76,7 @@ export class ResponseGate {
 
   write (args: unknown[]): unknown {
     if (this.failed) return false
-    if (this.ready()) return this.now(this.originals.write, args)
+    if (this.ready(this.res.statusCode)) return this.now(this.originals.write, args)
     this.held.push(() => this.originals.write.apply(this.res, args))
     this.owesDrain = true
     return false
@@ -77,14 +84,14 @@ export class ResponseGate {
 
   end (args: unknown[]): unknown {
     if (this.failed) return this.res
-    if (this.ready()) return this.now(this.originals.end, args)
+    if (this.ready(this.res.statusCode)) return this.now(this.originals.end, args)
     this.held.push(() => this.originals.end.apply(this.res, args))
     return this.res
   }
 
   flushHeaders (args: unknown[]): unknown {
     if (this.failed) return undefined
-    if (this.ready()) return this.now(this.originals.flushHeaders, args)
+    if (this.ready(this.res.statusCode)) return this.now(this.originals.flushHeaders, args)
     this.held.push(() => this.originals.flushHeaders.apply(this.res, args))
     return undefined
   }
@@ -92,12 +99,13 @@ export class ResponseGate {
   /**
    * The route's call, made now. If it throws before the headers are out (an invalid status code,
    * say), the request fails as it would without sessions, and the session cookie is taken back:
-   * an error response does not carry the route's session changes.
+   * the error page that replaces the response does not carry the route's session changes.
    */
   private now (method: Method, args: unknown[]): unknown {
     try {
       return method.apply(this.res, args)
     } catch (error) {
+      this.routeThrew = true
       if (!this.res.headersSent && this.added.length > 0) {
         const kept = ([this.res.getHeader('set-cookie')].flat() as unknown[]).filter(value => value !== undefined && !this.added.includes(String(value)))
         if (kept.length === 0) this.res.removeHeader('set-cookie')
@@ -109,8 +117,16 @@ export class ResponseGate {
   }
 
   /** True when the caller may go ahead now; false when its call must wait in `held`. */
-  private ready (): boolean {
+  private ready (status: unknown): boolean {
     if (this.phase !== 'open') return this.phase === 'done'
+    if (this.routeThrew && Number(status) >= 500) {
+      // The route's own response call threw, and this is the error page that replaces it: the
+      // route's session changes are not saved. (A route that catches and answers itself saves them.)
+      this.phase = 'done'
+      this.hooks.onCommitted()
+      this.settle()
+      return true
+    }
     let result: string[] | Promise<string[]>
     try {
       result = this.hooks.commit()
@@ -184,6 +200,12 @@ export class ResponseGate {
     // The gate stays, to drop what the discarded response still sends through it.
     this.hooks.onSettled()
   }
+}
+
+/** Node's own test in writeHead: an integer from 100 to 999 after `| 0`. */
+function isValidStatus (status: unknown): boolean {
+  const code = (status as number) | 0
+  return code >= 100 && code <= 999
 }
 
 function absorbHeaders (res: ServerResponse, args: unknown[]): unknown[] {
