@@ -6,10 +6,10 @@ import { SessionEngine, type SessionState } from './engine'
 import { HeadersSentError, sessionFailure } from './errors'
 import type { ArcSessionOptions } from './options'
 import { cookieHeaderOf } from './request'
-import { bindSession, installSessionAccessor, type SessionBinding } from './request-session'
+import { bindSession, installSessionAccessor, isBound, type SessionBinding } from './request-session'
 import { gateResponse, installResponseHooks } from './response'
 import type { CommitHooks } from './response-gate'
-import { SessionHandle, clearData, copyData, createSession, handleFrom, type Session } from './session'
+import { SessionHandle, clearData, copyData, createSession, type Session } from './session'
 
 export type NextFunction = (error?: unknown) => void
 
@@ -82,7 +82,7 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
   }
 
   function middleware (req: IncomingMessage, res: ServerResponse, next: NextFunction): void {
-    if (handleFrom((req as { session?: unknown }).session) !== undefined) { next(); return }
+    if (isBound(req)) { next(); return }
     let loading
     try {
       loading = engine.load(cookieHeaderOf(req), req)

@@ -48,4 +48,9 @@ export function bindSession (req: object, binding: SessionBinding): void {
   }
 }
 
+/** True when a session middleware has already bound this request (a second arcSession() in the chain). */
+export function isBound (req: object): boolean {
+  return bindings.has(req)
+}
+
 export { installAccessor as installSessionAccessor }

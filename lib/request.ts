@@ -10,6 +10,10 @@ export interface RequestLike {
 
 export function cookieHeaderOf (request: unknown): string | undefined {
   if (typeof request !== 'object' || request === null) return undefined
+  // A Node request: one lookup (the other names are absent there, and looking them up on a
+  // request Express has re-parented walks its whole prototype chain).
+  const cookie = (request as RequestLike).headers?.cookie
+  if (typeof cookie === 'string') return cookie
   const { headers, multiValueHeaders, cookies } = request as RequestLike
   const fromHeaders = headerValue(headers)
   if (fromHeaders !== undefined) return fromHeaders

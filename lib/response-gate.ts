@@ -47,12 +47,13 @@ export class ResponseGate {
   private readonly headersBefore: Readonly<Record<string, unknown>>
 
   /**
-   * `forget` is called once the gate has nothing left to do for a response that went out well.
-   * (The caller keeps gates in a WeakMap keyed by the response; a gate holds its response, and an
-   * entry whose value reaches its own key costs V8's young-generation GC dearly until it is removed.)
+   * `registry`, when the caller finds gates in a WeakMap keyed by the response: the gate removes
+   * itself once it has nothing left to do for a response that went out well. (A gate holds its
+   * response, and an entry whose value reaches its own key costs V8's young-generation GC dearly
+   * until it is removed.)
    */
   constructor (private readonly res: ServerResponse, private readonly hooks: CommitHooks, private readonly originals: Originals,
-    private readonly forget: () => void) {
+    private readonly registry: WeakMap<ServerResponse, ResponseGate> | undefined) {
     this.headersBefore = res.getHeaders()
   }
 
@@ -177,7 +178,7 @@ export class ResponseGate {
 
   private settle (): void {
     this.hooks.onSettled()
-    this.forget()
+    this.registry?.delete(this.res)
   }
 
   private fail (error: unknown): void {

@@ -33,15 +33,16 @@ function installHooks (): void {
 export function gateResponse (res: ServerResponse, hooks: CommitHooks): void {
   installHooks()
   const methods = res as unknown as Record<MethodName, Method>
-  if (METHODS.every(name => methods[name] === wrappers.get(name))) {
-    gates.set(res, new ResponseGate(res, hooks, prototypeOriginals, () => { gates.delete(res) }))
+  if (methods.end === wrappers.get('end') && methods.writeHead === wrappers.get('writeHead') &&
+    methods.write === wrappers.get('write') && methods.flushHeaders === wrappers.get('flushHeaders')) {
+    gates.set(res, new ResponseGate(res, hooks, prototypeOriginals, gates))
     return
   }
   // Something already stands in front of the prototype (an own property set before this
   // middleware ran, or a response class with its own methods, as serverless-http's): wrap this
   // response itself, around whatever it would call.
   const current = { writeHead: methods.writeHead, write: methods.write, end: methods.end, flushHeaders: methods.flushHeaders }
-  const gate = new ResponseGate(res, hooks, current, () => {})
+  const gate = new ResponseGate(res, hooks, current, undefined)
   for (const name of METHODS) {
     methods[name] = function (this: ServerResponse, ...args: unknown[]) { return gate[name](args) }
   }
