@@ -120,33 +120,31 @@ export class ResponseGate {
   /** True when the caller may go ahead now; false when its call must wait in `held`. */
   private ready (status: unknown): boolean {
     if (this.phase !== 'open') return this.phase === 'done'
-    if (this.routeThrew && Number(status) >= 500) {
-      // The route's own response call threw, and this is the error page that replaces it: the
-      // route's session changes are not saved. (A route that catches and answers itself saves them.)
-      this.phase = 'done'
-      this.hooks.onCommitted()
-      this.settle()
-      return true
-    }
+    // The route's own response call threw, and this is the error page that replaces it: the
+    // route's session changes are not saved. (A route that catches and answers itself saves them.)
+    if (this.routeThrew && Number(status) >= 500) return this.done([])
     let result: string[] | Promise<string[]>
     try {
       result = this.hooks.commit()
     } catch (error) {
       result = Promise.reject(error)
     }
-    if (Array.isArray(result)) {
-      this.phase = 'done'
-      this.applyCookies(result)
-      this.hooks.onCommitted()
-      this.settle()
-      return true
-    }
+    if (Array.isArray(result)) return this.done(result)
     this.phase = 'holding'
     // The cookie is being decided: a save()/regenerate()/destroy() from now on could not reach this response.
     this.hooks.onCommitted()
     result.then(cookies => { this.applyCookies(cookies); this.release() }, error => { this.fail(error) })
       .catch((error: unknown) => { this.res.destroy(error as Error) })
     return false
+  }
+
+  /** Committed at once: the cookies go on the response, and the call goes ahead. */
+  private done (cookies: readonly string[]): true {
+    this.phase = 'done'
+    this.applyCookies(cookies)
+    this.hooks.onCommitted()
+    this.settle()
+    return true
   }
 
   private applyCookies (cookies: readonly string[]): void {

@@ -18,7 +18,6 @@ export class TokenCache<T> {
 
   set (token: string, value: T): void {
     if (token.length > this.maxTokenLength) return
-    this.entries.delete(token)
     this.entries.set(token, value)
     if (this.entries.size > this.capacity) this.entries.delete(this.entries.keys().next().value as string)
   }
