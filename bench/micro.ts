@@ -15,7 +15,7 @@
 import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto'
 import { loadavg } from 'node:os'
 import type { JweCodec as JweCodecClass } from '../lib/crypto/jwe'
-import type { encryptionKeys as encryptionKeysFn } from '../lib/keys'
+import type { encryptionKeys as encryptionKeysFn } from '../lib/crypto/keys'
 import type { JweStore as JweStoreClass } from '../lib/stores/jwe'
 import type { StoreContext } from '../lib/stores/store'
 import { SECRET, WEEK_SECONDS, distModule } from './common'

@@ -1,8 +1,8 @@
-import { settle, type Callback } from './callback'
-import type { SessionEngine } from './engine'
+import { settle, type Callback } from './util/callback'
+import type { SessionEngine } from './session/engine'
 import { SessionTooLargeError } from './errors'
-import { cookieHeaderOf } from './request'
-import { SessionHandle, createSession, handleFrom, type SessionData } from './session'
+import { cookieHeaderOf } from './http/request-cookies'
+import { SessionHandle, createSession, handleFrom, type SessionData } from './session/session'
 
 /** arc's functional API: read a request's session, write a session back as Set-Cookie. */
 export interface SessionApi {

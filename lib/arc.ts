@@ -1,6 +1,6 @@
 import { createApi } from './api'
-import { resolveConfig } from './config'
-import { SessionEngine } from './engine'
+import { resolveConfig } from './config/config'
+import { SessionEngine } from './session/engine'
 
 /**
  * read()/write() without middleware, configured like arc: from the environment, read at

@@ -1,20 +1,20 @@
-export { arcSession, type ArcSessionMiddleware, type NextFunction } from './middleware'
+export { arcSession, type ArcSessionMiddleware, type NextFunction } from './http/middleware'
 export { read, write, writeCookies } from './arc'
-export { sessionInfo, type SessionInfo } from './session-info'
+export { sessionInfo, type SessionInfo } from './session/info'
 export type { SessionApi } from './api'
 export { createTable, type CreateTableOptions, type CreateTableResult } from './table'
-export type { ArcSessionOptions, CookieOptions, DynamoDBOptions } from './options'
-export type { Session, SessionData, SessionMethods } from './session'
+export type { ArcSessionOptions, CookieOptions, DynamoDBOptions } from './config/options'
+export type { Session, SessionData, SessionMethods } from './session/session'
 export type { Store, StoreContext, StoredSession, StoredData, LoadResult, SaveRequest, SaveResult, RejectReason } from './stores/store'
-export type { Algorithm } from './keys'
-export type { Awaitable } from './awaitable'
-export type { SameSite } from './cookie'
-export type { Callback } from './callback'
+export type { Algorithm } from './crypto/keys'
+export type { Awaitable } from './util/awaitable'
+export type { SameSite } from './cookie/cookie'
+export type { Callback } from './util/callback'
 export {
   ArcSessionError, ConfigError, SessionTooLargeError, StoreUnavailableError, StoreError, SessionDataError, HeadersSentError
 } from './errors'
 
-import type { Session } from './session'
+import type { Session } from './session/session'
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { ConfigError } from './errors'
-import { TABLE_NAME, TABLE_NAME_EXPECTED } from './table-name'
-import { loadSdk, resolveClient } from './stores/dynamodb-client'
+import { TABLE_NAME, TABLE_NAME_EXPECTED } from './config/table-name'
+import { loadSdk, resolveClient } from './stores/dynamodb/client'
 
 export interface CreateTableOptions {
   client?: DynamoDBClient

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomFillSync, type CipherGCMTypes } from 'node:crypto'
 import { inspect } from 'node:util'
-import { rawKey, type Algorithm, type EncryptionKey } from '../keys'
+import { rawKey, type Algorithm, type EncryptionKey } from './keys'
 import type { RejectReason } from '../stores/store'
 import { isCanonicalBase64url } from './base64url'
 import { TokenCache } from './token-cache'

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto'
-import type { SigningKey } from '../keys'
+import type { SigningKey } from './keys'
 
 /** `value.signature` exactly as the cookie-signature package (and so arc) writes it. */
 export function sign (value: string, key: SigningKey): string {

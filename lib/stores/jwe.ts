@@ -1,7 +1,7 @@
 import { JweCodec } from '../crypto/jwe'
-import { parseObject } from '../json'
-import type { Algorithm, EncryptionKey } from '../keys'
-import { CLOCK_SKEW, expiresAt, isExpired } from '../lifetime'
+import { parseObject } from './data'
+import type { Algorithm, EncryptionKey } from '../crypto/keys'
+import { CLOCK_SKEW, expiresAt, isExpired } from '../session/lifetime'
 import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from './store'
 
 /**

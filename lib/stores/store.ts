@@ -1,4 +1,4 @@
-import type { Awaitable } from '../awaitable'
+import type { Awaitable } from '../util/awaitable'
 
 /**
  * The contract between the session middleware and where sessions live.

@@ -1,8 +1,8 @@
 import { inspect } from 'node:util'
-import { settle, type Callback } from './callback'
+import { settle, type Callback } from '../util/callback'
 import type { SessionEngine, SessionState } from './engine'
-import { HeadersSentError } from './errors'
-import { RESERVED_NAMES } from './json'
+import { HeadersSentError } from '../errors'
+import { RESERVED_NAMES } from '../stores/data'
 
 /**
  * The shape of session data. Untyped by default; declare yours by augmenting it:

@@ -1,5 +1,5 @@
-import { SessionDataError } from './errors'
-import { RESERVED_NAMES } from './json'
+import { SessionDataError } from '../errors'
+import { RESERVED_NAMES } from '../stores/data'
 
 /** Each top-level key's JSON text: what a session held when it was loaded or last saved. */
 export type Snapshot = ReadonlyMap<string, string>

@@ -1,14 +1,14 @@
-import { MAX_CHUNKS, type CookieAttributes, type SameSite } from './cookie'
-import { MAX_COOKIE_PAIR_BYTES } from './chunks'
-import { ConfigError } from './errors'
-import { ALGORITHMS, encryptionKeys, signingKeys, type Algorithm } from './keys'
+import { MAX_CHUNKS, type CookieAttributes, type SameSite } from '../cookie/cookie'
+import { MAX_COOKIE_PAIR_BYTES } from '../cookie/chunks'
+import { ConfigError } from '../errors'
+import { ALGORITHMS, encryptionKeys, signingKeys, type Algorithm } from '../crypto/keys'
 import type { ArcSessionOptions } from './options'
 import { resolveSecrets } from './secrets'
 import { describe, matching, oneOf, pick, seconds } from './settings'
-import { createDynamoDBStore } from './stores/dynamodb'
+import { createDynamoDBStore } from '../stores/dynamodb/store'
 import { TABLE_NAME, TABLE_NAME_EXPECTED } from './table-name'
-import { JweStore } from './stores/jwe'
-import type { RejectReason, Store } from './stores/store'
+import { JweStore } from '../stores/jwe'
+import type { RejectReason, Store } from '../stores/store'
 
 /** Options and environment, resolved once: validated, frozen, and the only thing the rest of the code reads. */
 export interface Config {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { ConfigError } from './errors'
-import { KEY_BYTES, MAX_SECRETS, keyBytes, type Algorithm } from './keys'
+import { ConfigError } from '../errors'
+import { KEY_BYTES, MAX_SECRETS, keyBytes, type Algorithm } from '../crypto/keys'
 
 type Env = Readonly<Record<string, string | undefined>>
 

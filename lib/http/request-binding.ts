@@ -1,5 +1,5 @@
 import { IncomingMessage } from 'node:http'
-import type { Session } from './session'
+import type { Session } from '../session/session'
 
 export interface SessionBinding {
   readonly session: Session

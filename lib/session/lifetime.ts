@@ -1,4 +1,4 @@
-import type { StoreContext } from './stores/store'
+import type { StoreContext } from '../stores/store'
 
 /** Browsers cap a cookie's lifetime at 400 days (RFC 6265bis; Chrome enforces it). */
 export const MAX_COOKIE_AGE = 400 * 24 * 60 * 60

@@ -1,4 +1,4 @@
-import { sessionFailure } from './errors'
+import { sessionFailure } from '../errors'
 
 export type Callback<T> = (error: Error | null, value?: T) => void
 

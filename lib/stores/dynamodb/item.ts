@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
-import { SessionDataError } from '../errors'
+import { SessionDataError } from '../../errors'
 
 /**
  * JSON values <-> DynamoDB attribute values, as native types (S, N, BOOL, NULL, L, M) so

@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import type { SameSite } from './cookie'
-import type { Algorithm } from './keys'
-import type { RejectReason, Store } from './stores/store'
+import type { SameSite } from '../cookie/cookie'
+import type { Algorithm } from '../crypto/keys'
+import type { RejectReason, Store } from '../stores/store'
 
 /** Everything arcSession() accepts. Every setting is optional; options win over the environment. */
 export interface ArcSessionOptions {

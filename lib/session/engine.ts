@@ -1,12 +1,12 @@
-import { joinChunks, pairBytes, splitIntoChunks } from './chunks'
-import type { Config } from './config'
-import { findSessionCookies, serializeCookie } from './cookie'
-import { diffSession, jsonOf, snapshotOf, type Snapshot, type SessionDiff } from './diff'
-import { SessionTooLargeError } from './errors'
+import { joinChunks, pairBytes, splitIntoChunks } from '../cookie/chunks'
+import type { Config } from '../config/config'
+import { findSessionCookies, serializeCookie } from '../cookie/cookie'
+import { diffSession, jsonOf, snapshotOf, type Snapshot, type SessionDiff } from './changes'
+import { SessionTooLargeError } from '../errors'
 import { cookieMaxAge, refreshDue } from './lifetime'
-import { log } from './log'
-import { isPending, then, type Awaitable } from './awaitable'
-import type { LoadResult, RejectReason, StoreContext, StoredSession } from './stores/store'
+import { log } from '../util/log'
+import { isPending, then, type Awaitable } from '../util/awaitable'
+import type { LoadResult, RejectReason, StoreContext, StoredSession } from '../stores/store'
 
 /** One request's session bookkeeping. The data itself lives on the session object. */
 export interface SessionState {

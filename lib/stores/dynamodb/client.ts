@@ -2,10 +2,10 @@ import { existsSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { ArcSessionError, ConfigError, SessionTooLargeError, StoreError, StoreUnavailableError } from '../errors'
-import type { DynamoDBOptions } from '../options'
-import { describe } from '../settings'
-import { MAX_ITEM_BYTES } from './dynamodb-item'
+import { ArcSessionError, ConfigError, SessionTooLargeError, StoreError, StoreUnavailableError } from '../../errors'
+import type { DynamoDBOptions } from '../../config/options'
+import { describe } from '../../config/settings'
+import { MAX_ITEM_BYTES } from './item'
 
 type Env = Readonly<Record<string, string | undefined>>
 type Sdk = typeof import('@aws-sdk/client-dynamodb')
