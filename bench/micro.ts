@@ -99,11 +99,11 @@ export async function runMicro ({ quick = false } = {}): Promise<MicroResult> {
   const floorSealed = Array.from({ length: TOKENS }, () => { const sealed = floorSeal(); return { ...sealed, iv: Buffer.from(sealed.iv) } })
 
   // Ours.
-  const codec = new JweCodec('A256GCM', encryptionKeys([SECRET], 'A256GCM', '_idx'))
+  const codec = new JweCodec('A256GCM', encryptionKeys([{ secret: SECRET, role: 'current' }], 'A256GCM', '_idx'))
   const tokens = Array.from({ length: TOKENS }, () => codec.seal(plaintext))
-  const store = new JweStore('A256GCM', encryptionKeys([SECRET], 'A256GCM', '_idx'))
+  const store = new JweStore('A256GCM', encryptionKeys([{ secret: SECRET, role: 'current' }], 'A256GCM', '_idx'))
   const context: StoreContext = { now, ttl: WEEK_SECONDS, maxLifetime: 30 * 24 * 60 * 60 }
-  const saveRequest = { data: { count: 2 }, json: '{"count":2}', changed: ['count'], removed: [], refresh: true, created: now }
+  const saveRequest = { data: { count: 2 }, json: '{"count":2}', changed: ['count'], removed: [], refresh: true, created: now, expires: now + WEEK_SECONDS }
   const storeTokens: string[] = []
   for (let i = 0; i < TOKENS; i++) storeTokens.push((await store.save(saveRequest, context)).cookie)
 

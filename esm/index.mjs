@@ -3,6 +3,6 @@
 import cjs from '../dist/index.js'
 
 export const {
-  arcSession, read, write, writeCookies, sessionInfo, createTable,
+  arcSession, read, write, writeCookies, destroy, sessionInfo, createTable,
   ArcSessionError, ConfigError, SessionTooLargeError, StoreUnavailableError, StoreError, SessionDataError, HeadersSentError
 } = cjs

@@ -3,13 +3,14 @@ import { resolveConfig } from './config/config'
 import { SessionEngine } from './session/engine'
 
 /**
- * read()/write() without middleware, configured like arc: from the environment, read at
+ * read()/write()/destroy() without middleware, configured like arc: from the environment, read at
  * call time. The configuration is resolved once per distinct environment, not per call.
  */
 const SETTINGS = [
   'ARC_SESSION_TABLE_NAME', 'SESSION_TABLE_NAME', 'ARC_APP_SECRET', 'ARC_APP_SECRET_PREVIOUS', 'ARC_APP_SECRET_ALGO',
   'ARC_SESSION_TTL', 'SESSION_TTL', 'ARC_SESSION_MAX_LIFETIME', 'ARC_SESSION_DOMAIN', 'SESSION_DOMAIN', 'ARC_SESSION_SAME_SITE',
-  'ARC_ENV', 'NODE_ENV', 'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL'
+  'ARC_ENV', 'NODE_ENV', 'ARC_APP_NAME', 'ARC_STACK_NAME', 'ARC_SANDBOX', 'AWS_LAMBDA_FUNCTION_NAME', 'ARC_SESSION_DEV_KEY_DIR',
+  'AWS_REGION', 'AWS_DEFAULT_REGION', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL'
 ]
 
 let cached: { fingerprint: string, engine: SessionEngine } | undefined
@@ -20,4 +21,4 @@ function environmentEngine (): SessionEngine {
   return cached.engine
 }
 
-export const { read, write, writeCookies } = createApi(environmentEngine)
+export const { read, write, writeCookies, destroy } = createApi(environmentEngine)

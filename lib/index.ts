@@ -1,17 +1,19 @@
 export { arcSession, type ArcSessionMiddleware, type NextFunction } from './http/middleware'
-export { read, write, writeCookies } from './arc'
+export { read, write, writeCookies, destroy } from './arc'
 export { sessionInfo, type SessionInfo } from './session/info'
 export type { SessionApi } from './api'
 export { createTable, type CreateTableOptions, type CreateTableResult } from './table'
 export type { ArcSessionOptions, CookieOptions, DynamoDBOptions } from './config/options'
-export type { Session, SessionData, SessionMethods } from './session/session'
-export type { Store, StoreContext, StoredSession, StoredData, LoadResult, SaveRequest, SaveResult, RejectReason } from './stores/store'
+export type { Session, SessionData, SessionMethods, RegenerateOptions } from './session/session'
+export type { SessionCookie } from './session/cookie'
+export type { Store, StoreContext, StoredSession, StoredData, LoadResult, SaveRequest, SaveResult } from './stores/store'
 export type { Algorithm } from './crypto/keys'
 export type { Awaitable } from './util/awaitable'
-export type { SameSite } from './cookie/cookie'
+export type { SameSite } from './cookie/serialize'
 export type { Callback } from './util/callback'
 export {
-  ArcSessionError, ConfigError, SessionTooLargeError, StoreUnavailableError, StoreError, SessionDataError, HeadersSentError
+  ArcSessionError, ConfigError, SessionTooLargeError, StoreUnavailableError, StoreError, SessionDataError, HeadersSentError,
+  type ArcSessionErrorCode, type RejectReason
 } from './errors'
 
 import type { Session } from './session/session'
@@ -20,9 +22,11 @@ declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      /** The session: read and assign its data; regenerate(), destroy(), save(). `= null` destroys it. */
+      /** The session: read and assign its data; regenerate(), destroy(), save(), reload(), touch(). `= null` destroys it. */
       get session (): Session
       set session (value: Session | Record<string, unknown> | null)
+      /** The session's id, as express-session's req.sessionID: the same as req.session.id. Read-only. */
+      readonly sessionID: string
     }
   }
 }

@@ -1,28 +1,24 @@
-import { MAX_CHUNKS, type CookieAttributes, type SameSite } from '../cookie/cookie'
 import { MAX_COOKIE_PAIR_BYTES } from '../cookie/chunks'
-import { ConfigError } from '../errors'
+import { MAX_CHUNKS } from '../cookie/parse'
+import { prefixProblem } from '../cookie/prefix'
+import type { SameSite } from '../cookie/serialize'
 import { ALGORITHMS, encryptionKeys, signingKeys, type Algorithm } from '../crypto/keys'
-import type { ArcSessionOptions } from './options'
-import { resolveSecrets } from './secrets'
-import { describe, matching, oneOf, pick, seconds } from './settings'
-import { createDynamoDBStore } from '../stores/dynamodb/store'
-import { TABLE_NAME, TABLE_NAME_EXPECTED } from './table-name'
+import { ConfigError } from '../errors'
+import type { SessionPolicy } from '../session/policy'
+import { DynamoDBStore } from '../stores/dynamodb/store'
 import { JweStore } from '../stores/jwe'
-import type { RejectReason, Store } from '../stores/store'
+import type { Store } from '../stores/store'
+import { checkSsmInstalled, inArchitect, tableFinder } from './architect'
+import { resolveClient } from './dynamodb'
+import { nonEmpty, sandboxOf, type Env } from './environment'
+import type { ArcSessionOptions } from './options'
+import { resolveSecrets, type KeySource } from './secrets'
+import { describe, matching, oneOf, pick, seconds } from './settings'
+import { TABLE_NAME, TABLE_NAME_EXPECTED } from './table-name'
 
 /** Options and environment, resolved once: validated, frozen, and the only thing the rest of the code reads. */
-export interface Config {
-  readonly store: Store
-  readonly storeKind: 'jwe' | 'dynamodb' | 'custom'
+export interface Config extends SessionPolicy {
   readonly table?: string
-  readonly ttl: number
-  readonly maxLifetime: number
-  readonly cookieName: string
-  readonly cookie: CookieAttributes
-  readonly maxBytes: number
-  readonly onReject?: (reason: RejectReason, req: unknown) => void
-  /** Epoch seconds. */
-  readonly now: () => number
 }
 
 export const DEFAULT_TTL = 7 * 24 * 60 * 60
@@ -38,7 +34,7 @@ const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
 
 const KNOWN_SETTINGS = {
   options: ['secret', 'algorithm', 'table', 'store', 'ttl', 'maxLifetime', 'cookie', 'dynamodb', 'onReject', 'clock', 'env'],
-  'options.cookie': ['name', 'domain', 'path', 'sameSite', 'secure', 'maxBytes'],
+  'options.cookie': ['name', 'domain', 'path', 'sameSite', 'secure', 'partitioned', 'maxBytes'],
   'options.dynamodb': ['client', 'region', 'endpoint', 'timeout']
 } as const
 
@@ -72,14 +68,18 @@ export function resolveConfig (options: ArcSessionOptions = {}): Config {
   const path = matching({ value: cookieOptions.path ?? '/', name: 'options.cookie.path' }, COOKIE_PATH, 'a path starting with /')
   const sameSite = oneOf<SameSite>(pick(cookieOptions.sameSite, 'options.cookie.sameSite', env, ['ARC_SESSION_SAME_SITE']) ?? { value: 'lax', name: 'sameSite' },
     ['lax', 'strict', 'none'], { caseless: true })
-  const secure = resolveSecure(cookieOptions.secure, sameSite, env)
+  const partitioned = resolvePartitioned(cookieOptions.partitioned)
+  const secure = resolveSecure(cookieOptions.secure, sameSite, partitioned, env)
+  const cookie = Object.freeze({ ...(domain === undefined ? {} : { domain }), path, sameSite, secure, httpOnly: true, partitioned })
+  const prefix = prefixProblem(cookieName, cookie)
+  if (prefix !== undefined) throw new ConfigError('options.cookie.name', prefix)
   const maxBytes = resolveMaxBytes(cookieOptions.maxBytes)
 
   if (options.onReject !== undefined && typeof options.onReject !== 'function') throw new ConfigError('options.onReject', `expected a function, got ${describe(options.onReject)}`)
   if (options.clock !== undefined && typeof options.clock !== 'function') throw new ConfigError('options.clock', `expected a function returning milliseconds, got ${describe(options.clock)}`)
   const clock = options.clock ?? Date.now
 
-  const { store, storeKind, table } = resolveStore(options, env, cookieName)
+  const { store, storeKind, table, keySource } = resolveStore(options, env, cookieName)
   if (options.dynamodb !== undefined && storeKind !== 'dynamodb') {
     throw new ConfigError('options.dynamodb', `is set, but the store is ${storeKind === 'jwe' ? 'the cookie store (JWE)' : 'options.store'}: set options.table (or ARC_SESSION_TABLE_NAME) to a table name to use DynamoDB`)
   }
@@ -90,17 +90,24 @@ export function resolveConfig (options: ArcSessionOptions = {}): Config {
     ttl,
     maxLifetime,
     cookieName,
-    cookie: Object.freeze({ ...(domain === undefined ? {} : { domain }), path, sameSite, secure, httpOnly: true }),
+    cookie,
     maxBytes,
     ...(options.onReject === undefined ? {} : { onReject: options.onReject }),
-    now: () => Math.floor(clock() / 1000)
+    now: () => Math.floor(clock() / 1000),
+    keySource
   })
 }
 
-function resolveSecure (option: boolean | undefined, sameSite: SameSite, env: Readonly<Record<string, string | undefined>>): boolean {
+function resolvePartitioned (option: boolean | undefined): boolean {
+  if (option !== undefined && typeof option !== 'boolean') throw new ConfigError('options.cookie.partitioned', `expected true or false, got ${describe(option)}`)
+  return option === true
+}
+
+function resolveSecure (option: boolean | undefined, sameSite: SameSite, partitioned: boolean, env: Env): boolean {
   if (option !== undefined && typeof option !== 'boolean') throw new ConfigError('options.cookie.secure', `expected true or false, got ${describe(option)}`)
-  if (sameSite === 'none') {
-    if (option === false) throw new ConfigError('options.cookie.secure', 'SameSite=None cookies must be Secure (browsers drop them otherwise); use sameSite lax or strict, or leave secure on')
+  for (const [needs, why] of [[sameSite === 'none', 'SameSite=None'], [partitioned, 'Partitioned']] as const) {
+    if (!needs) continue
+    if (option === false) throw new ConfigError('options.cookie.secure', `${why} cookies must be Secure (browsers drop them otherwise); leave secure on (browsers accept Secure cookies from http://localhost)`)
     return true
   }
   if (option !== undefined) return option
@@ -120,13 +127,20 @@ function resolveMaxBytes (option: number | undefined): number {
   return option
 }
 
-function resolveStore (options: ArcSessionOptions, env: Readonly<Record<string, string | undefined>>, cookieName: string): Pick<Config, 'store' | 'storeKind' | 'table'> {
+interface ResolvedStore {
+  readonly store: Store
+  readonly storeKind: SessionPolicy['storeKind']
+  readonly table?: string
+  readonly keySource: KeySource
+}
+
+function resolveStore (options: ArcSessionOptions, env: Env, cookieName: string): ResolvedStore {
   if (options.store !== undefined) {
     const store = options.store as Partial<Store> | null
     if (typeof store !== 'object' || store === null || typeof store.load !== 'function' || typeof store.save !== 'function' || typeof store.destroy !== 'function') {
       throw new ConfigError('options.store', 'expected a Store: an object with load(), save() and destroy() methods')
     }
-    return { store: options.store, storeKind: 'custom' }
+    return { store: options.store, storeKind: 'custom', keySource: 'configured' }
   }
 
   const envTables = [env.ARC_SESSION_TABLE_NAME, env.SESSION_TABLE_NAME]
@@ -137,10 +151,24 @@ function resolveStore (options: ArcSessionOptions, env: Readonly<Record<string, 
   const algorithm = oneOf<Algorithm>(pick(options.algorithm, 'options.algorithm', env, ['ARC_APP_SECRET_ALGO']) ?? { value: 'A256GCM', name: 'algorithm' }, ALGORITHMS)
 
   if (tableSetting === undefined || tableSetting.value === 'jwe') {
-    const secrets = resolveSecrets(options.secret, env, { keyBytes: { algorithm } })
-    return { store: new JweStore(algorithm, encryptionKeys(secrets, algorithm, cookieName), { acceptArcTokens: cookieName === ARC_COOKIE_NAME }), storeKind: 'jwe' }
+    const { secrets, source } = resolveSecrets(options.secret, env, { keyBytes: { algorithm } })
+    const store = new JweStore(algorithm, encryptionKeys(secrets, algorithm, cookieName), { acceptArcTokens: cookieName === ARC_COOKIE_NAME })
+    return { store, storeKind: 'jwe', keySource: source }
   }
   const table = matching(tableSetting, TABLE_NAME, `${TABLE_NAME_EXPECTED}, or 'jwe' for the cookie store`)
-  const secrets = resolveSecrets(options.secret, env, {})
-  return { store: createDynamoDBStore({ table, keys: signingKeys(secrets), options: options.dynamodb ?? {}, env }), storeKind: 'dynamodb', table }
+  const { secrets, source } = resolveSecrets(options.secret, env, {})
+  const sandbox = sandboxOf(env)
+  const dynamodb = options.dynamodb ?? {}
+  const { client, timeoutMs } = resolveClient(dynamodb, env, sandbox)
+  // Under Architect a table may be named by its logical name, as arc allows; a client given by hand means a table outside it.
+  const discover = dynamodb.client === undefined && dynamodb.endpoint === undefined && inArchitect(env, sandbox)
+  if (discover) checkSsmInstalled(tableSetting.name)
+  const store = new DynamoDBStore({
+    table: discover ? tableFinder(table, env, sandbox, dynamodb.region ?? nonEmpty(env.AWS_REGION), timeoutMs) : table,
+    keys: signingKeys(secrets),
+    client,
+    timeoutMs,
+    cookieName
+  })
+  return { store, storeKind: 'dynamodb', table, keySource: source }
 }

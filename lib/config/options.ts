@@ -1,5 +1,5 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import type { SameSite } from '../cookie/cookie'
+import type { SameSite } from '../cookie/serialize'
 import type { Algorithm } from '../crypto/keys'
 import type { RejectReason, Store } from '../stores/store'
 
@@ -44,6 +44,8 @@ export interface CookieOptions {
    * `development` or `test`. SameSite=None always gets Secure.
    */
   secure?: boolean
+  /** `Partitioned` (CHIPS): the cookie is kept per top-level site, for an app embedded in other sites' frames. Needs Secure. Default false. */
+  partitioned?: boolean
   /**
    * Most bytes the session cookies may add to the next request's Cookie header. Default 12288
    * (three 4 KB chunks), which leaves room for other headers under Node's 16 KiB header limit.
@@ -54,9 +56,9 @@ export interface CookieOptions {
 export interface DynamoDBOptions {
   /** A ready client; region, endpoint and credentials are then its own. */
   client?: DynamoDBClient
-  /** Default: AWS_REGION / AWS_DEFAULT_REGION / the shared config file. */
+  /** Default: AWS_REGION / AWS_DEFAULT_REGION / the shared config file (us-west-2 for a local endpoint or Sandbox). */
   region?: string
-  /** e.g. http://localhost:4567 for dynalite. Default: AWS_ENDPOINT_URL_DYNAMODB, else AWS. */
+  /** e.g. http://localhost:4567 for dynalite. Default: Sandbox's DynamoDB under ARC_SANDBOX, else AWS_ENDPOINT_URL_DYNAMODB, else AWS. */
   endpoint?: string
   /** Seconds a store operation may take, retries included, before the request fails with 503. Default 5. */
   timeout?: number

@@ -1,4 +1,4 @@
-import { MAX_CHUNKS } from './cookie'
+import { MAX_CHUNKS } from './parse'
 
 /**
  * Browsers drop a cookie whose name and value exceed 4,096 bytes. A longer
@@ -29,13 +29,16 @@ export function splitIntoChunks (name: string, value: string): CookiePair[] {
   return pairs
 }
 
+/** A count as chunk 0 writes it: canonical decimal, 2 to MAX_CHUNKS (no sign, no leading zero, no hex). */
+const COUNT = /^(?:[2-9]|[1-9][0-9])~/
+
 /** The value the chunks carry, or undefined when any is missing or the count is not believable. */
 export function joinChunks (chunks: ReadonlyMap<number, string>): string | undefined {
   const first = chunks.get(0)
-  if (first === undefined) return undefined
+  if (first === undefined || !COUNT.test(first)) return undefined
   const separator = first.indexOf(COUNT_SEPARATOR)
   const count = Number(first.slice(0, separator))
-  if (separator < 1 || !Number.isInteger(count) || count < 2 || count > MAX_CHUNKS) return undefined
+  if (count > MAX_CHUNKS) return undefined
   let value = first.slice(separator + 1)
   for (let index = 1; index < count; index++) {
     const part = chunks.get(index)

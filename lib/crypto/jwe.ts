@@ -1,8 +1,9 @@
-import { createCipheriv, createDecipheriv, randomFillSync, type CipherGCMTypes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, type CipherGCMTypes } from 'node:crypto'
 import { inspect } from 'node:util'
-import { rawKey, type Algorithm, type EncryptionKey } from './keys'
-import type { RejectReason } from '../stores/store'
+import type { RejectReason } from '../errors'
 import { isCanonicalBase64url } from './base64url'
+import { nextIv } from './iv'
+import { rawKey, type Algorithm, type EncryptionKey } from './keys'
 import { TokenCache } from './token-cache'
 
 /**
@@ -18,7 +19,6 @@ import { TokenCache } from './token-cache'
  * additional authenticated data is the header segment as sent.
  */
 
-const IV_BYTES = 12
 const TAG_BYTES = 16
 const IV_CHARS = 16
 const TAG_CHARS = 22
@@ -50,23 +50,6 @@ interface KnownHeader {
   readonly aad: Buffer
 }
 
-/**
- * IVs come from a buffer of CSPRNG output refilled every 1,024 tokens: a randomBytes(12) call
- * costs more than the whole AES-GCM seal. Each 12-byte slice is used once.
- */
-const ivPool = Buffer.alloc(IV_BYTES * 1024)
-let ivOffset = ivPool.length
-
-function nextIv (): Buffer {
-  if (ivOffset === ivPool.length) {
-    randomFillSync(ivPool)
-    ivOffset = 0
-  }
-  const iv = ivPool.subarray(ivOffset, ivOffset + IV_BYTES)
-  ivOffset += IV_BYTES
-  return iv
-}
-
 export class JweCodec {
   private readonly cipher: CipherGCMTypes
   private readonly current: CodecKey
@@ -82,7 +65,7 @@ export class JweCodec {
     this.acceptArcTokens = acceptArcTokens
     const codecKeys = keys.map(key => new CodecKey(key))
     const current = codecKeys[0]
-    if (current === undefined) throw new TypeError('JweCodec needs at least one key')
+    if (current === undefined || !current.source.current || current.source.public) throw new TypeError('JweCodec needs a current, non-public key first')
     this.cipher = CIPHERS[algorithm]
     this.current = current
     this.currentHeader = headerSegment({ alg: 'dir', enc: algorithm, kid: current.source.kid })
@@ -95,6 +78,11 @@ export class JweCodec {
       know(headerSegment({ alg: 'dir', enc: algorithm, kid: key.source.kid }), [key])
     }
     if (acceptArcTokens) know(headerSegment({ alg: 'dir', enc: algorithm }), codecKeys)
+  }
+
+  /** Bytes the cache of opened tokens holds. */
+  get cacheBytes (): number {
+    return this.recent.size
   }
 
   seal (plaintext: string): string {

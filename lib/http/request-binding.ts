@@ -1,49 +1,76 @@
 import { IncomingMessage } from 'node:http'
-import type { Session } from '../session/session'
 
 export interface SessionBinding {
-  readonly session: Session
+  /** The session object the route sees (a new one after regenerate()). */
+  readonly session: Record<string, unknown>
   /** `req.session = value`. */
   replace (value: unknown): void
+  /** `req.sessionID`. */
+  id (): string
 }
 
 const bindings = new WeakMap<object, SessionBinding>()
-let accessorInstalled: boolean | undefined
+let accessorsInstalled: boolean | undefined
+
+const SESSION_ID_READ_ONLY = 'req.sessionID cannot be assigned: it is the session\'s id, made by arc-session (regenerate() and destroy() give a new one)'
+
+/** As if the accessor were absent: an ordinary own property. */
+function ownValue (target: object, name: string, value: unknown): void {
+  Object.defineProperty(target, name, { value, writable: true, configurable: true, enumerable: true })
+}
 
 /**
- * `req.session` as an accessor on http.IncomingMessage.prototype, installed once, finding each
- * request's session in a WeakMap: defining it on every request is slow on Node 20 (see
- * response.ts). Requests this middleware has not seen behave as if it were absent: reading
- * gives undefined, assigning makes an ordinary property.
+ * `req.session` and `req.sessionID` as accessors on http.IncomingMessage.prototype, installed
+ * once, finding each request's session in a WeakMap: defining them on every request is slow on
+ * Node 20 (see response-hooks.ts). Requests this middleware has not seen behave as if they were
+ * absent: reading gives undefined, assigning makes an ordinary property (express-session, in the
+ * same process, sets its own).
  */
-function installAccessor (): boolean {
-  if (accessorInstalled !== undefined) return accessorInstalled
-  accessorInstalled = Object.getOwnPropertyDescriptor(IncomingMessage.prototype, 'session') === undefined
-  if (accessorInstalled) {
-    Object.defineProperty(IncomingMessage.prototype, 'session', {
+function installAccessors (): boolean {
+  if (accessorsInstalled !== undefined) return accessorsInstalled
+  const prototype = IncomingMessage.prototype
+  accessorsInstalled = Object.getOwnPropertyDescriptor(prototype, 'session') === undefined &&
+    Object.getOwnPropertyDescriptor(prototype, 'sessionID') === undefined
+  if (accessorsInstalled) {
+    Object.defineProperty(prototype, 'session', {
       configurable: true,
       enumerable: false,
       get (this: object) { return bindings.get(this)?.session },
       set (this: object, value: unknown) {
         const binding = bindings.get(this)
         if (binding !== undefined) binding.replace(value)
-        else Object.defineProperty(this, 'session', { value, writable: true, configurable: true, enumerable: true })
+        else ownValue(this, 'session', value)
+      }
+    })
+    Object.defineProperty(prototype, 'sessionID', {
+      configurable: true,
+      enumerable: false,
+      get (this: object) { return bindings.get(this)?.id() },
+      set (this: object, value: unknown) {
+        if (bindings.has(this)) throw new TypeError(SESSION_ID_READ_ONLY)
+        ownValue(this, 'sessionID', value)
       }
     })
   }
-  return accessorInstalled
+  return accessorsInstalled
 }
 
 export function bindSession (req: object, binding: SessionBinding): void {
-  installAccessor()
+  installAccessors()
   bindings.set(req, binding)
-  // Not an IncomingMessage, or something set req.session itself before us: an own accessor then.
+  // Not an IncomingMessage, or something set req.session itself before us: own accessors then.
   if ((req as { session?: unknown }).session !== binding.session) {
     Object.defineProperty(req, 'session', {
       configurable: true,
       enumerable: true,
       get: () => binding.session,
       set: (value: unknown) => { binding.replace(value) }
+    })
+    Object.defineProperty(req, 'sessionID', {
+      configurable: true,
+      enumerable: true,
+      get: () => binding.id(),
+      set: () => { throw new TypeError(SESSION_ID_READ_ONLY) }
     })
   }
 }
@@ -53,4 +80,4 @@ export function isBound (req: object): boolean {
   return bindings.has(req)
 }
 
-export { installAccessor as installSessionAccessor }
+export { installAccessors as installSessionAccessors }

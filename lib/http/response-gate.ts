@@ -1,4 +1,5 @@
-import type { ServerResponse } from 'node:http'
+import { ServerResponse } from 'node:http'
+import { log } from '../util/log'
 
 export interface CommitHooks {
   /** The Set-Cookie values to add: now (an array) or once the store has answered (a promise). */
@@ -34,6 +35,8 @@ export class ResponseGate {
   private phase: Phase = 'open'
   private readonly held: Array<() => unknown> = []
   private owesDrain = false
+  /** Drain listeners registered through this response while a write was held (see noteDrainListener). */
+  private drainListeners: Array<(...args: unknown[]) => unknown> | undefined
   private failed = false
   /** A response call of the route's threw (an invalid status code). */
   private routeThrew = false
@@ -54,7 +57,17 @@ export class ResponseGate {
    */
   constructor (private readonly res: ServerResponse, private readonly hooks: CommitHooks, private readonly originals: Originals,
     private readonly registry: WeakMap<ServerResponse, ResponseGate> | undefined) {
-    this.headersBefore = res.getHeaders()
+    this.headersBefore = headersOf(res)
+  }
+
+  /**
+   * A `drain` listener the caller registered through `res.on`. Middleware in front of the response
+   * (compression) may move it elsewhere (onto its zlib stream), where the drain owed for a held
+   * write would never reach it: release() then calls it itself.
+   */
+  noteDrainListener (listener: unknown): void {
+    if (this.phase === 'done' || typeof listener !== 'function') return
+    (this.drainListeners ??= []).push(listener as (...args: unknown[]) => unknown)
   }
 
   // After a failed commit, calls that still come through the gate belong to the discarded
@@ -62,6 +75,12 @@ export class ResponseGate {
 
   writeHead (args: unknown[]): unknown {
     if (this.failed) return this.res
+    // Response-like objects that are not Node's (engine.io's WebSocket upgrade) call writeHead() bare.
+    if (args[0] === undefined && !(this.res instanceof ServerResponse)) {
+      if (this.ready(200)) return this.now(this.originals.writeHead, args)
+      this.held.push(() => this.originals.writeHead.apply(this.res, args))
+      return this.res
+    }
     // A status Node refuses: let it throw now, before the session is committed or any header moved.
     if (!isValidStatus(args[0])) {
       this.routeThrew = true
@@ -107,9 +126,9 @@ export class ResponseGate {
       return method.apply(this.res, args)
     } catch (error) {
       this.routeThrew = true
-      if (!this.res.headersSent && this.added.length > 0) {
-        const kept = ([this.res.getHeader('set-cookie')].flat() as unknown[]).filter(value => value !== undefined && !this.added.includes(String(value)))
-        if (kept.length === 0) this.res.removeHeader('set-cookie')
+      if (this.res.headersSent !== true && this.added.length > 0) {
+        const kept = ([this.res.getHeader?.('set-cookie')].flat() as unknown[]).filter(value => value !== undefined && !this.added.includes(String(value)))
+        if (kept.length === 0) this.res.removeHeader?.('set-cookie')
         else this.res.setHeader('Set-Cookie', kept as string[])
         this.added = []
       }
@@ -134,7 +153,7 @@ export class ResponseGate {
     // The cookie is being decided: a save()/regenerate()/destroy() from now on could not reach this response.
     this.hooks.onCommitted()
     result.then(cookies => { this.applyCookies(cookies); this.release() }, error => { this.fail(error) })
-      .catch((error: unknown) => { this.res.destroy(error as Error) })
+      .catch((error: unknown) => { this.abort(error) })
     return false
   }
 
@@ -148,11 +167,17 @@ export class ResponseGate {
   }
 
   private applyCookies (cookies: readonly string[]): void {
-    if (cookies.length === 0 || this.res.headersSent) return
-    const existing = this.res.getHeader('set-cookie')
-    const theirs = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]
-    this.res.setHeader('Set-Cookie', [...theirs, ...cookies])
-    this.added = cookies
+    if (cookies.length === 0 || this.res.headersSent === true) return
+    try {
+      const existing = this.res.getHeader?.('set-cookie')
+      const theirs = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]
+      this.res.setHeader('Set-Cookie', [...theirs, ...cookies])
+      this.added = cookies
+    } catch (error) {
+      // A response-like object whose headers have gone (engine.io's, once the upgrade answered): the
+      // session is stored, but this response can carry no cookie.
+      log('the session cookie could not be set on this response: %s', (error as Error)?.message)
+    }
   }
 
   private release (): void {
@@ -165,13 +190,36 @@ export class ResponseGate {
         // What the route's call would have thrown synchronously (an invalid status code, say): the
         // route has moved on, so it goes to the error handler, or ends a response already started.
         this.held.length = 0
-        if (this.res.headersSent) this.res.destroy(error as Error)
+        if (this.res.headersSent === true) this.abort(error)
         else this.fail(error)
         return
       }
     }
-    if (this.owesDrain && lastWrite !== false && !this.res.writableEnded) this.res.emit('drain')
+    if (this.owesDrain && lastWrite !== false && this.res.writableEnded !== true) this.deliverDrain()
+    this.drainListeners = undefined
     this.settle()
+  }
+
+  /**
+   * The drain owed to whoever saw a held write return false: on the response, and to listeners
+   * registered through it that something in front (compression) moved elsewhere.
+   */
+  private deliverDrain (): void {
+    const onResponse = typeof this.res.listeners === 'function' ? this.res.listeners('drain') : []
+    for (const listener of this.drainListeners ?? []) {
+      if (!onResponse.includes(listener)) listener.call(this.res)
+    }
+    this.res.emit?.('drain')
+  }
+
+  /** The last resort of the async path: nothing may escape it as an unhandled rejection. */
+  private abort (error: unknown): void {
+    log('the held response could not be completed: %s', (error as Error)?.message)
+    try {
+      this.res.destroy?.(error as Error)
+    } catch {
+      // Nothing left to do for a response that cannot even be destroyed.
+    }
   }
 
   private settle (): void {
@@ -184,12 +232,12 @@ export class ResponseGate {
     this.phase = 'done'
     this.failed = true
     this.held.length = 0
-    if (!res.headersSent) {
+    if (res.headersSent !== true) {
       // The error handler writes a new response on the bare methods, past anything (a compression
       // stream, say) that was wrapped around the discarded one.
       for (const name of GATED_METHODS) (res as unknown as Record<GatedMethod, Method>)[name] = this.originals[name]
-      for (const name of res.getHeaderNames()) if (!(name in this.headersBefore)) res.removeHeader(name)
-      for (const [name, value] of Object.entries(this.headersBefore)) if (value !== undefined) res.setHeader(name, value as string)
+      for (const name of headerNamesOf(res)) if (!(name in this.headersBefore)) res.removeHeader?.(name)
+      for (const [name, value] of Object.entries(this.headersBefore)) if (value !== undefined) res.setHeader?.(name, value as string)
       // Never the route's status (a 2xx, a redirect without its Location) for a response whose session was lost.
       const status = (error as { status?: unknown })?.status
       res.statusCode = typeof status === 'number' && status >= 400 && status <= 599 ? status : 500
@@ -199,6 +247,18 @@ export class ResponseGate {
     // The gate stays, to drop what the discarded response still sends through it.
     this.hooks.onSettled()
   }
+}
+
+/** The headers a response holds, on whatever it offers (engine.io's upgrade response has no getHeaders). */
+function headersOf (res: ServerResponse): Readonly<Record<string, unknown>> {
+  if (typeof res.getHeaders === 'function') return res.getHeaders()
+  const headers: Record<string, unknown> = {}
+  for (const name of headerNamesOf(res)) headers[name] = res.getHeader(name)
+  return headers
+}
+
+function headerNamesOf (res: ServerResponse): string[] {
+  return typeof res.getHeaderNames === 'function' ? res.getHeaderNames() : []
 }
 
 /** Node's own test in writeHead: an integer from 100 to 999 after `| 0`. */

@@ -46,6 +46,15 @@ export function gateResponse (res: ServerResponse, hooks: CommitHooks): void {
   for (const name of METHODS) {
     methods[name] = function (this: ServerResponse, ...args: unknown[]) { return gate[name](args) }
   }
+  // What stands in front may also own `on` (compression moves drain listeners onto its zlib
+  // stream): the gate must know who waits for the drain a held write owes.
+  const on = (res as { on?: unknown }).on
+  if (typeof on === 'function') {
+    (res as { on: unknown }).on = function (this: ServerResponse, type: unknown, listener: unknown) {
+      if (type === 'drain') gate.noteDrainListener(listener)
+      return on.call(this, type, listener)
+    }
+  }
 }
 
 /** Install the hooks before any request, so middleware that captures res.write early captures ours. */

@@ -1,49 +1,131 @@
+import { SESSION_ID } from '../crypto/ids'
 import { SessionDataError } from '../errors'
-import { RESERVED_NAMES } from '../stores/data'
+import { MAX_DEPTH, RESERVED_NAMES, nestsDeeper } from '../stores/data'
+import type { OwnLifetime } from './lifetime'
 
-/** Each top-level key's JSON text: what a session held when it was loaded or last saved. */
-export type Snapshot = ReadonlyMap<string, string>
+/**
+ * What changed in a session, measured the cheap way: the whole data's JSON against the JSON it
+ * was loaded with. A read-only request costs one JSON.stringify at the end and nothing per key;
+ * only a session that changed is looked at key by key (and only if its store asks which keys).
+ */
 
-export interface SessionDiff {
-  readonly changed: readonly string[]
-  readonly removed: readonly string[]
-  /** The snapshot of the data as it is now. */
-  readonly current: Snapshot
-}
+/** Names the session object's own methods and accessors hold: data can never take them. */
+export const SESSION_MEMBERS: ReadonlySet<string> = new Set([
+  'id', 'cookie', 'regenerate', 'destroy', 'save', 'reload', 'touch', 'resetMaxAge'
+])
 
-export function snapshotOf (data: Record<string, unknown>): Map<string, string> {
-  return diffSession(new Map(), data).current as Map<string, string>
+/** True for a key that is session data (not a reserved wire name, not a method, not `__proto__`). */
+export function isDataKey (key: string): boolean {
+  return key !== '__proto__' && !RESERVED_NAMES.has(key) && !SESSION_MEMBERS.has(key)
 }
 
 /**
- * What changed since the snapshot, by comparing each top-level key's JSON: mutations
- * deep inside objects count, key order inside them does not matter to storage.
- * Keys whose values JSON drops (undefined, functions) count as absent, as they would be after a round trip.
+ * Copies the data keys of `data` onto `target` and gives the JSON they came from, read off
+ * `text` (the stored JSON) when the keys the session does not show all stand at its end (where
+ * the stores put them), else by one JSON.stringify. Undefined when the data cannot be shown (too
+ * deep, or a value JSON refuses): the caller treats that session as malformed.
  */
-export function diffSession (snapshot: Snapshot, data: Record<string, unknown>): SessionDiff {
-  const changed: string[] = []
-  const current = new Map<string, string>()
-  for (const key of Object.keys(data)) {
-    if (RESERVED_NAMES.has(key) || key === '__proto__') continue
-    let text: string | undefined
-    try {
-      text = JSON.stringify(data[key])
-    } catch (error) {
-      throw new SessionDataError(`session.${key} cannot be stored: ${(error as Error).message}`, { cause: error })
+export function fillSession (target: Record<string, unknown>, data: Record<string, unknown>, text: string | undefined): string | undefined {
+  const keys = Object.keys(data)
+  let lastData = -1
+  let tailOnly = true
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] as string
+    if (isDataKey(key)) {
+      target[key] = data[key]
+      if (lastData !== index - 1) tailOnly = false
+      lastData = index
     }
-    if (text === undefined) continue
-    current.set(key, text)
-    if (snapshot.get(key) !== text) changed.push(key)
   }
-  const removed: string[] = []
-  if (snapshot.size + changed.length !== current.size || changed.length > 0) {
-    for (const key of snapshot.keys()) if (!current.has(key)) removed.push(key)
+  if (text !== undefined && tailOnly) {
+    const baseline = stripTail(text, keys, data, lastData)
+    if (baseline !== undefined) return baseline
   }
-  return { changed, removed, current }
+  try {
+    const json = JSON.stringify(target)
+    return nestsDeeper(json) ? undefined : json
+  } catch {
+    return undefined
+  }
 }
 
-export function jsonOf (snapshot: Snapshot): string {
-  let json = '{'
-  for (const [key, text] of snapshot) json += `${json.length > 1 ? ',' : ''}${JSON.stringify(key)}:${text}`
-  return `${json}}`
+/** `text` without the reserved keys after the last data key, checked against their parsed values. */
+function stripTail (text: string, keys: readonly string[], data: Record<string, unknown>, lastData: number): string | undefined {
+  let end = text.length - 1
+  if (text.charCodeAt(end) !== 0x7d) return undefined
+  for (let index = keys.length - 1; index > lastData; index--) {
+    const key = keys[index] as string
+    let piece = `${JSON.stringify(key)}:${JSON.stringify(data[key])}`
+    if (index > 0) piece = `,${piece}`
+    if (!text.startsWith(piece, end - piece.length)) return undefined
+    end -= piece.length
+  }
+  return `${text.slice(0, end)}}`
+}
+
+/** The session's data as JSON now. Throws SessionDataError for what JSON cannot hold. */
+export function dataJson (session: object): string {
+  try {
+    return JSON.stringify(session)
+  } catch (error) {
+    throw new SessionDataError(`the session cannot be stored: ${(error as Error).message}`, { cause: error })
+  }
+}
+
+/**
+ * The JSON to store for a session that changed: its data keys only (reserved names a route set
+ * are left out, as they always were), refused when it nests past MAX_DEPTH or hides a method.
+ */
+export function storableJson (session: Record<string, unknown>, json: string): string {
+  let clean = json
+  const keys = Object.keys(session)
+  if (!keys.every(isDataKey)) {
+    const member = keys.find(key => SESSION_MEMBERS.has(key))
+    if (member !== undefined) throw new SessionDataError(`session.${member} is a session method or property; it cannot be a data key`)
+    const kept: Record<string, unknown> = {}
+    for (const key of keys) if (isDataKey(key)) kept[key] = session[key]
+    clean = dataJson(kept)
+  }
+  if (nestsDeeper(clean)) {
+    throw new SessionDataError(`the session nests deeper than ${MAX_DEPTH} levels (objects and arrays, the session itself included); ` +
+      'it could not be read back: keep it flatter')
+  }
+  return clean
+}
+
+/** The keys the session layer keeps with the data. */
+export interface SessionMeta {
+  readonly sid?: string
+  readonly own: OwnLifetime
+}
+
+/** The meta keys as stored, from a loaded session's data (anything unexpected is ignored). */
+export function metaOf (data: Record<string, unknown>): { sid?: string, own: OwnLifetime } {
+  const sid = data._sid
+  const own = data._maxAge
+  return {
+    ...(typeof sid === 'string' && SESSION_ID.test(sid) ? { sid } : {}),
+    own: own === null || (typeof own === 'number' && Number.isSafeInteger(own) && own > 0) ? own : undefined
+  }
+}
+
+/** The JSON a store keeps: the data, then the meta keys. */
+export function withMeta (json: string, meta: SessionMeta): string {
+  let tail = ''
+  if (meta.sid !== undefined) tail += `,"_sid":${JSON.stringify(meta.sid)}`
+  if (meta.own !== undefined) tail += `,"_maxAge":${meta.own === null ? 'null' : String(meta.own)}`
+  if (tail === '') return json
+  return json === '{}' ? `{${tail.slice(1)}}` : `${json.slice(0, -1)}${tail}}`
+}
+
+/** Top-level keys set or removed between two stored JSON texts (each value compared as JSON). */
+export function keyChanges (before: string | undefined, after: string): { changed: string[], removed: string[] } {
+  const old = before === undefined ? {} : JSON.parse(before) as Record<string, unknown>
+  const now = JSON.parse(after) as Record<string, unknown>
+  const changed: string[] = []
+  for (const key of Object.keys(now)) {
+    if (!Object.hasOwn(old, key) || JSON.stringify(old[key]) !== JSON.stringify(now[key])) changed.push(key)
+  }
+  const removed = Object.keys(old).filter(key => !Object.hasOwn(now, key))
+  return { changed, removed }
 }

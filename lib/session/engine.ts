@@ -1,44 +1,33 @@
 import { joinChunks, pairBytes, splitIntoChunks } from '../cookie/chunks'
-import type { Config } from '../config/config'
-import { findSessionCookies, serializeCookie } from '../cookie/cookie'
-import { diffSession, jsonOf, snapshotOf, type Snapshot, type SessionDiff } from './changes'
-import { SessionTooLargeError } from '../errors'
-import { cookieMaxAge, refreshDue } from './lifetime'
-import { log } from '../util/log'
+import { findSessionCookies } from '../cookie/parse'
+import { serializeCookie } from '../cookie/serialize'
+import { newSessionId, sessionIdOf } from '../crypto/ids'
+import { HeadersSentError, SessionTooLargeError, type RejectReason } from '../errors'
+import type { LoadResult, SaveRequest, StoreContext } from '../stores/store'
 import { isPending, then, type Awaitable } from '../util/awaitable'
-import type { LoadResult, RejectReason, StoreContext, StoredSession } from '../stores/store'
-
-/** One request's session bookkeeping. The data itself lives on the session object. */
-export interface SessionState {
-  /** The session as loaded or last saved; undefined while there is none. */
-  stored: StoredSession | undefined
-  /** The data as loaded or last saved, to see what changed. */
-  snapshot: Snapshot
-  /** Session cookie names the browser holds, as far as this request knows: the ones a write no longer uses get expired. */
-  browserCookies: ReadonlySet<string>
-  /** regenerate()/destroy() was called: the next write starts a new session. */
-  renew: boolean
-  /** Ids to delete from the store at the next commit. */
-  retired: readonly string[]
-  /** Set-Cookie values decided by save() and not yet sent. */
-  pending: readonly string[]
-  /** A commit in flight (save() not awaited, then the response): the next one waits for it. */
-  busy: Promise<void> | undefined
-  /** Counts regenerate()/destroy() calls, so a save in flight can tell it was overtaken. */
-  generation: number
-}
+import { log } from '../util/log'
+import { dataJson, fillSession, keyChanges, metaOf, storableJson, withMeta } from './changes'
+import { cookieMaxAge, expiresAt, isExpired, refreshDue } from './lifetime'
+import type { SessionPolicy } from './policy'
+import { NONE, NO_NAMES, emptyState, type SessionState } from './state'
 
 export interface CommitOptions {
   /** write(): always produce a cookie, as arc's write does, even when nothing changed. */
   readonly force?: boolean
   /** save(): keep the cookies for the response rather than handing them over. */
   readonly keep?: boolean
+  /** save() after the headers went out: only the store may change, never the cookie. */
+  readonly storeOnly?: boolean
 }
 
-// Shared empties: a state replaces these, never changes them, so most requests allocate none.
-const NO_NAMES: ReadonlySet<string> = new Set()
-const NO_SNAPSHOT: Snapshot = new Map()
-const NONE: readonly string[] = Object.freeze([])
+/** Makes the object a loaded session's data is copied onto (the session object itself). */
+export type Blank = () => Record<string, unknown>
+
+/** What load() found: the state, and the session object filled with the data (undefined for none). */
+export interface Loaded {
+  readonly state: SessionState
+  readonly data: Record<string, unknown> | undefined
+}
 
 /** Set-Cookie values by cookie name, the later decision winning: one value per cookie in a response. */
 function mergeCookies (earlier: readonly string[], later: readonly string[]): string[] {
@@ -49,32 +38,33 @@ function mergeCookies (earlier: readonly string[], later: readonly string[]): st
 }
 
 /**
- * The whole life of a session between the cookie and the store, for the middleware and
- * for read()/write() alike: load, then commit once the route is done. Pure bookkeeping:
- * it never sees a request or response, only the Cookie header and the session data.
+ * The whole life of a session between the cookie and the store, for the middleware and for
+ * read()/write() alike: load, then commit once the route is done. Pure bookkeeping: it never
+ * sees a request or response, only the Cookie header and the session data.
  *
- * Every step is synchronous when the store answers synchronously (the cookie store always
- * does): no promise, no held response. A store that answers later makes the step a promise.
+ * Every step is synchronous when the store answers synchronously (the cookie store always does):
+ * no promise, no held response. A store that answers later makes the step a promise.
  */
 export class SessionEngine {
-  constructor (readonly config: Config) {}
+  constructor (readonly policy: SessionPolicy) {}
 
   context (): StoreContext {
-    return { now: this.config.now(), ttl: this.config.ttl, maxLifetime: this.config.maxLifetime }
+    return { now: this.policy.now(), ttl: this.policy.ttl, maxLifetime: this.policy.maxLifetime }
   }
 
   emptyState (): SessionState {
-    return { stored: undefined, snapshot: NO_SNAPSHOT, browserCookies: NO_NAMES, renew: false, retired: NONE, pending: NONE, busy: undefined, generation: 0 }
+    return emptyState()
   }
 
   /**
    * The session a request's cookies lead to: an empty state for a missing or bad cookie; a
-   * failure only when the store fails.
+   * failure only when the store fails. `blank` makes the session object the data goes into.
    */
-  load (cookieHeader: string | undefined, request: unknown): Awaitable<SessionState> {
-    const found = findSessionCookies(cookieHeader, this.config.cookieName)
-    const state = this.emptyState()
-    if (found === undefined) return state
+  load (cookieHeader: string | undefined, request: unknown, blank: Blank): Awaitable<Loaded> {
+    const { store, cookieName } = this.policy
+    const found = findSessionCookies(cookieHeader, cookieName, { chunked: store.chunked !== false })
+    const state = emptyState()
+    if (found === undefined) return { state, data: undefined }
     state.browserCookies = found.names
 
     const candidates = found.values
@@ -84,43 +74,67 @@ export class SessionEngine {
       if (joined === undefined) reason = 'malformed'
       else candidates.push(joined)
     }
-    return this.tryCandidates(state, candidates, 0, reason, this.context(), request)
+    return this.tryCandidates(state, candidates, 0, reason, this.context(), request, blank)
   }
 
   /** The first candidate cookie value (the last one sent first) that the store accepts. */
   private tryCandidates (state: SessionState, candidates: readonly string[], from: number, firstReason: RejectReason | undefined,
-    context: StoreContext, request: unknown): Awaitable<SessionState> {
+    context: StoreContext, request: unknown, blank: Blank): Awaitable<Loaded> {
     let reason = firstReason
     for (let index = from; index < candidates.length; index++) {
       const value = candidates[index] as string
-      if (value.length > this.config.maxBytes) {
+      if (value.length > this.policy.maxBytes) {
         reason ??= 'too-large'
         continue
       }
-      const result = this.config.store.load(value, context)
+      const result = this.policy.store.load(value, context)
       if (isPending(result)) {
-        return Promise.resolve(result).then(loaded => this.accept(state, loaded)
-          ? state
-          : this.tryCandidates(state, candidates, index + 1, reason ?? loaded.reject, context, request))
+        return Promise.resolve(result).then(loaded => {
+          const accepted = this.accept(state, loaded, value, context, blank)
+          return typeof accepted === 'object'
+            ? { state, data: accepted }
+            : this.tryCandidates(state, candidates, index + 1, reason ?? accepted, context, request, blank)
+        })
       }
-      if (this.accept(state, result)) return state
-      reason ??= result.reject
+      const accepted = this.accept(state, result, value, context, blank)
+      if (typeof accepted === 'object') return { state, data: accepted }
+      reason ??= accepted
     }
     this.reject(reason ?? 'malformed', request)
-    return state
+    return { state, data: undefined }
   }
 
-  private accept (state: SessionState, result: LoadResult): boolean {
-    if (result.session === undefined) return false
-    state.stored = result.session
-    state.snapshot = snapshotOf(result.session.data)
-    return true
+  /** Takes a loaded session into the state and onto a fresh session object, or says why not. */
+  private accept (state: SessionState, result: LoadResult, value: string, context: StoreContext, blank: Blank): Record<string, unknown> | RejectReason {
+    const stored = result.session
+    if (stored === undefined) return result.reject
+    const meta = metaOf(stored.data)
+    if (isExpired(context, stored.created, stored.touched, meta.own, stored.expires)) return 'expired'
+    const target = blank()
+    const baseline = fillSession(target, stored.data, stored.text)
+    if (baseline === undefined) return 'malformed'
+    state.stored = stored
+    state.baseline = baseline
+    state.source = value
+    if (meta.sid !== undefined) {
+      state.sid = meta.sid
+      state.sidKept = 'saved'
+    } else if (stored.id !== undefined) {
+      state.sid = sessionIdOf(stored.id)
+      state.sidKept = 'derived'
+    }
+    state.own = meta.own
+    state.ownSaved = meta.own
+    // Opened with a publicly known secret (a migration from arc's fallbacks): the data moves to a
+    // new identity, sealed or signed with the real secret, and the old one is retired.
+    if (stored.legacy === true) this.regenerate(state, { keep: true })
+    return target
   }
 
   private reject (reason: RejectReason, request: unknown): void {
     log('session cookie refused: %s', reason)
     try {
-      const result: unknown = this.config.onReject?.(reason, request)
+      const result: unknown = this.policy.onReject?.(reason, request)
       // An async onReject that fails must not become an unhandled rejection.
       if (isPending(result)) Promise.resolve(result).catch((error: unknown) => { log('onReject failed: %s', (error as Error)?.message) })
     } catch (error) {
@@ -128,29 +142,67 @@ export class SessionEngine {
     }
   }
 
-  /** A Set-Cookie value that removes the session cookie: what write() gives for a session with no data. */
-  expiredCookie (): string {
-    return serializeCookie(this.config.cookieName, '', 0, this.config.cookie, this.config.now())
+  /** The session's id: as stored, derived from the store's key, or made now (and then kept, data or not). */
+  sessionId (state: SessionState): string {
+    if (state.sid === undefined) {
+      state.sid = newSessionId()
+      state.sidKept = 'no'
+      if (state.stored === undefined) state.keepEmpty = true
+    }
+    return state.sid
   }
 
-  regenerate (state: SessionState): void {
+  /** Read the session again from the store (the cookie store: the token as loaded or last saved). Undefined: there is none. */
+  reload (state: SessionState, blank: Blank): Awaitable<Record<string, unknown> | undefined> {
+    const source = state.source
+    if (source === undefined || state.renew) return undefined
+    const context = this.context()
+    return then(this.policy.store.load(source, context), result => {
+      const fresh = emptyState()
+      const accepted = this.accept(fresh, result, source, context, blank)
+      if (typeof accepted !== 'object') {
+        // Gone from the store since (destroyed or expired elsewhere): this request has no session now.
+        Object.assign(state, { stored: undefined, baseline: undefined, source: undefined, sid: undefined, sidKept: 'no', own: undefined, ownSaved: undefined })
+        return undefined
+      }
+      Object.assign(state, {
+        stored: fresh.stored, baseline: fresh.baseline, source: fresh.source, sid: fresh.sid, sidKept: fresh.sidKept, own: fresh.own, ownSaved: fresh.ownSaved, touch: false
+      })
+      return accepted
+    })
+  }
+
+  /** A Set-Cookie value that removes the session cookie: what write() gives for a session with no data. */
+  expiredCookie (): string {
+    return serializeCookie(this.policy.cookieName, '', 0, this.policy.cookie, this.policy.now())
+  }
+
+  /** A new identity for the next write: the stored session is retired, and with it the id and (unless kept) the own lifetime. */
+  regenerate (state: SessionState, { keep = false }: { keep?: boolean } = {}): void {
     if (state.stored?.id !== undefined) state.retired = [...state.retired, state.stored.id]
     state.stored = undefined
+    state.baseline = undefined
+    state.source = undefined
     state.renew = true
     state.generation++
+    state.sid = undefined
+    state.sidKept = 'no'
+    state.keepEmpty = false
+    state.touch = false
+    state.ownSaved = undefined
+    if (!keep) state.own = undefined
   }
 
   /**
-   * The Set-Cookie values the response must carry now: an array when no store call is
-   * needed or the store answered at once, a promise otherwise. Commits on one state run
-   * one after another.
+   * The Set-Cookie values the response must carry now: an array when no store call is needed or
+   * the store answered at once, a promise otherwise. Commits on one state run one after another.
    *
-   * With `keep` (save()), what is decided waits in `state.pending` for the response; the
-   * final commit sends it, merged with anything decided after it.
+   * With `keep` (save()), what is decided waits in `state.pending` for the response; the final
+   * commit sends it, merged with anything decided after it.
    */
-  commit (state: SessionState, data: Record<string, unknown>, options: CommitOptions = {}): string[] | Promise<string[]> {
-    if (state.busy !== undefined) return state.busy.then(() => this.commit(state, data, options))
-    const work = this.decide(state, data, options)
+  commit (state: SessionState, session: Record<string, unknown>, options: CommitOptions = {}): string[] | Promise<string[]> {
+    if (state.busy !== undefined) return state.busy.then(() => this.commit(state, session, options))
+    const work = this.decide(state, session, options)
     if (work === undefined) {
       const pending = state.pending
       if (options.keep !== true) state.pending = NONE
@@ -170,40 +222,59 @@ export class SessionEngine {
   }
 
   /** What the store must do for this data now, or undefined when nothing. */
-  private decide (state: SessionState, data: Record<string, unknown>, options: CommitOptions): Awaitable<string[]> | undefined {
+  private decide (state: SessionState, session: Record<string, unknown>, options: CommitOptions): Awaitable<string[]> | undefined {
     const context = this.context()
-    const diff = diffSession(state.snapshot, data)
     const stored = state.stored
+    let json = dataJson(session)
+    let changed = json !== state.baseline
+    if (changed) {
+      json = storableJson(session, json)
+      changed = json !== state.baseline
+    }
 
-    if (diff.current.size === 0) {
+    if (json === '{}' && !state.keepEmpty) {
       // A session emptied here, destroyed, or a refused cookie in the browser: remove it. An empty
       // session loaded and left alone (arc creates one for every visitor) costs nothing.
-      const untouched = !state.renew && state.retired.length === 0 && diff.removed.length === 0 && options.force !== true
+      const hadData = state.baseline !== undefined && state.baseline !== '{}'
+      const untouched = !state.renew && state.retired.length === 0 && !hadData && options.force !== true
       if (untouched && (stored !== undefined || state.browserCookies.size === 0)) return undefined
       return this.clear(state, context)
     }
-    const changed = diff.changed.length > 0 || diff.removed.length > 0
-    const due = stored !== undefined && refreshDue(context, stored.touched)
-    if (stored === undefined || changed || due || stored.stale === true || options.force === true) {
-      return this.save(state, data, diff, context, changed || due)
+    const metaChanged = (state.sid !== undefined && state.sidKept === 'no') || state.own !== state.ownSaved
+    const due = stored !== undefined && refreshDue(context, stored.touched, state.own)
+    const refresh = stored === undefined || changed || metaChanged || state.touch || due
+    if (!refresh && stored.stale !== true && options.force !== true) return undefined
+    if (options.storeOnly === true && (stored?.id === undefined || state.renew || state.retired.length > 0 || state.own !== state.ownSaved)) {
+      throw new HeadersSentError('save')
     }
-    return undefined
+    return this.save(state, session, json, context, refresh, options)
   }
 
-  private save (state: SessionState, data: Record<string, unknown>, diff: SessionDiff, context: StoreContext, refresh: boolean): Awaitable<string[]> {
+  private save (state: SessionState, session: Record<string, unknown>, json: string, context: StoreContext,
+    refresh: boolean, options: CommitOptions): Awaitable<string[]> {
     const generation = state.generation
     const previous = state.stored
     const created = previous?.created ?? context.now
-    const saved = this.config.store.save({
+    if (state.sid === undefined) this.sessionId(state)
+    const sid = state.sidKept === 'derived' ? undefined : state.sid
+    const full = withMeta(json, { ...(sid === undefined ? {} : { sid }), own: state.own })
+    const before = state.baseline === undefined
+      ? undefined
+      : withMeta(state.baseline, { ...(state.sidKept === 'saved' ? { sid: state.sid as string } : {}), own: state.ownSaved })
+    const touched = refresh || previous === undefined ? context.now : previous.touched
+    const expires = expiresAt(context, created, touched, state.own)
+    let diff: { changed: string[], removed: string[] } | undefined
+    const request: SaveRequest = {
       ...(previous?.id === undefined ? {} : { id: previous.id, touched: previous.touched }),
-      data,
-      json: jsonOf(diff.current),
-      changed: diff.changed,
-      removed: diff.removed,
+      data: session,
+      json: full,
+      get changed () { return (diff ??= keyChanges(before, full)).changed },
+      get removed () { return (diff ??= keyChanges(before, full)).removed },
       refresh,
-      created
-    }, context)
-    return then(saved, result => {
+      created,
+      expires
+    }
+    return then(this.policy.store.save(request, context), result => {
       if (result.gone === true) {
         // Destroyed or expired elsewhere since this request read it (a logout in another tab): the
         // session stays gone, rather than being brought back by a request that began before.
@@ -216,12 +287,16 @@ export class SessionEngine {
         if (result.id !== undefined) state.retired = [...state.retired, result.id]
         return []
       }
-      const touched = result.touched ?? context.now
-      const cookies = this.sessionCookies(state, result.cookie, created, touched, context)
+      const cookies = options.storeOnly === true ? [] : this.sessionCookies(state, result.cookie, expires, context)
       return then(this.retire(state, context), () => {
         log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
-        state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data, created, touched }
-        state.snapshot = diff.current
+        state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data: session, created, touched: result.touched ?? touched, expires }
+        state.baseline = json
+        state.source = result.cookie
+        if (sid !== undefined) state.sidKept = 'saved'
+        state.ownSaved = state.own
+        state.touch = false
+        state.keepEmpty = false
         state.renew = false
         return cookies
       })
@@ -232,11 +307,16 @@ export class SessionEngine {
     const generation = state.generation
     if (state.stored?.id !== undefined) state.retired = [...state.retired, state.stored.id]
     return then(this.retire(state, context), () => {
-      const cookies = [...state.browserCookies].map(name => serializeCookie(name, '', 0, this.config.cookie, context.now))
+      const cookies = [...state.browserCookies].map(name => serializeCookie(name, '', 0, this.policy.cookie, context.now))
       state.stored = undefined
-      state.snapshot = NO_SNAPSHOT
+      state.baseline = undefined
+      state.source = undefined
       state.browserCookies = NO_NAMES
-      if (state.generation === generation) state.renew = false
+      if (state.generation === generation) {
+        state.renew = false
+        state.sid = undefined
+        state.sidKept = 'no'
+      }
       return cookies
     })
   }
@@ -245,26 +325,27 @@ export class SessionEngine {
   private retire (state: SessionState, context: StoreContext): Awaitable<void> {
     const id = state.retired[0]
     if (id === undefined) return undefined
-    return then(this.config.store.destroy(id, context), () => {
+    return then(this.policy.store.destroy(id, context), () => {
       state.retired = state.retired.filter(retired => retired !== id)
       return this.retire(state, context)
     })
   }
 
   /** The cookie (in chunks when over 4 KB), plus expiry for session cookies the browser holds and no longer needs. */
-  private sessionCookies (state: SessionState, value: string, created: number, touched: number, context: StoreContext): string[] {
-    const pairs = splitIntoChunks(this.config.cookieName, value)
+  private sessionCookies (state: SessionState, value: string, expires: number, context: StoreContext): string[] {
+    const { cookieName, cookie, maxBytes } = this.policy
+    const pairs = splitIntoChunks(cookieName, value)
     const bytes = pairs.reduce((sum, pair) => sum + pairBytes(pair), 0)
-    if (bytes > this.config.maxBytes) {
+    if (bytes > maxBytes) {
       throw new SessionTooLargeError(
-        `the session needs ${bytes} bytes of cookies, over the ${this.config.maxBytes}-byte limit (cookie.maxBytes); ` +
-        `keep less in the session, or use the DynamoDB store`, bytes, this.config.maxBytes)
+        `the session needs ${bytes} bytes of cookies, over the ${maxBytes}-byte limit (cookie.maxBytes); ` +
+        'keep less in the session, or use the DynamoDB store', bytes, maxBytes)
     }
-    const maxAge = cookieMaxAge(context, created, touched)
+    const maxAge = cookieMaxAge(context, expires, state.own)
     const names = new Set(pairs.map(([name]) => name))
-    const cookies = pairs.map(([name, text]) => serializeCookie(name, text, maxAge, this.config.cookie, context.now))
+    const cookies = pairs.map(([name, text]) => serializeCookie(name, text, maxAge, cookie, context.now))
     for (const name of state.browserCookies) {
-      if (!names.has(name)) cookies.push(serializeCookie(name, '', 0, this.config.cookie, context.now))
+      if (!names.has(name)) cookies.push(serializeCookie(name, '', 0, cookie, context.now))
     }
     state.browserCookies = names
     return cookies

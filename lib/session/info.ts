@@ -1,4 +1,5 @@
-import { handleFrom } from './session'
+import { handleFrom } from './handle'
+import { expiresAt } from './lifetime'
 
 export interface SessionInfo {
   /** Which store holds it: 'jwe' (the cookie), 'dynamodb', or 'custom'. */
@@ -11,14 +12,13 @@ export interface SessionInfo {
   readonly expiresAt?: Date
 }
 
-/** What a session is, for display and diagnostics; never its id or token. */
+/** What a session is, for display and diagnostics; never its key or token. */
 export function sessionInfo (session: unknown): SessionInfo {
   const handle = handleFrom(session)
   if (handle === undefined) throw new TypeError('sessionInfo() takes req.session or an object read() returned')
-  const { config } = handle.engine
-  const stored = handle.state.renew ? undefined : handle.state.stored
-  if (stored === undefined) return { store: config.storeKind, saved: false }
-  const idle = stored.touched + config.ttl
-  const end = config.maxLifetime > 0 ? Math.min(idle, stored.created + config.maxLifetime) : idle
-  return { store: config.storeKind, saved: true, createdAt: new Date(stored.created * 1000), expiresAt: new Date(end * 1000) }
+  const { policy } = handle.engine
+  const { stored, renew, own } = handle.state
+  if (renew || stored === undefined) return { store: policy.storeKind, saved: false }
+  const end = expiresAt(handle.engine.context(), stored.created, stored.touched, own)
+  return { store: policy.storeKind, saved: true, createdAt: new Date(stored.created * 1000), expiresAt: new Date(Math.min(end, stored.expires ?? end) * 1000) }
 }

@@ -1,5 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb'
 import { SessionDataError } from '../../errors'
+import { MAX_DEPTH } from '../data'
 
 /**
  * JSON values <-> DynamoDB attribute values, as native types (S, N, BOOL, NULL, L, M) so
@@ -49,13 +50,19 @@ export function attributeName (key: string): string {
   return key
 }
 
-export function fromAttribute (attribute: AttributeValue): unknown {
+/** Thrown inside fromAttribute when an item nests deeper than MAX_DEPTH: the store reads such an item as malformed. */
+export class TooDeep extends Error {}
+
+export function fromAttribute (attribute: AttributeValue, depth = 1): unknown {
   if (attribute.S !== undefined) return attribute.S
   if (attribute.N !== undefined) return Number(attribute.N)
   if (attribute.BOOL !== undefined) return attribute.BOOL
   if (attribute.NULL !== undefined) return null
-  if (attribute.L !== undefined) return attribute.L.map(fromAttribute)
-  if (attribute.M !== undefined) return fromAttributeMap(attribute.M)
+  if (attribute.L !== undefined || attribute.M !== undefined) {
+    if (depth >= MAX_DEPTH) throw new TooDeep()
+    if (attribute.L !== undefined) return attribute.L.map(item => fromAttribute(item, depth + 1))
+    return fromAttributeMap(attribute.M as Record<string, AttributeValue>, undefined, depth + 1)
+  }
   // Sets and binaries never come from JSON; other writers of the table may use them.
   if (attribute.SS !== undefined) return [...attribute.SS]
   if (attribute.NS !== undefined) return attribute.NS.map(Number)
@@ -64,12 +71,13 @@ export function fromAttribute (attribute: AttributeValue): unknown {
   return null
 }
 
-export function fromAttributeMap (map: Record<string, AttributeValue>, skip?: ReadonlySet<string>): Record<string, unknown> {
+/** An item (or map) as a plain object; `skip` names top-level attributes to leave out. */
+export function fromAttributeMap (map: Record<string, AttributeValue>, skip?: ReadonlySet<string>, depth = 1): Record<string, unknown> {
   const object: Record<string, unknown> = {}
   for (const key of Object.keys(map)) {
     // A plain assignment to __proto__ would set the prototype, not a key.
     if (key === '__proto__' || skip?.has(key) === true) continue
-    object[key] = fromAttribute(map[key] as AttributeValue)
+    object[key] = fromAttribute(map[key] as AttributeValue, depth)
   }
   return object
 }

@@ -1,0 +1,44 @@
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
+import { StoreError } from '../../errors'
+import { storeFailure } from './errors'
+import type { Sdk } from './sdk'
+
+/**
+ * What `sessions.ready()` checks before traffic arrives: the table exists and is ACTIVE, its key is
+ * arc's (`_idx`, a string hash key), TTL is on `_ttl`, and the credentials are accepted. Each
+ * failure says what to do. A local DynamoDB without TTL (dynalite) passes.
+ */
+export async function checkTable (sdk: Sdk, client: DynamoDBClient, table: string, timeoutMs: number): Promise<void> {
+  const send = async <T>(operation: string, command: unknown): Promise<T> => {
+    try {
+      return await (client.send as (command: unknown, options: { abortSignal: AbortSignal }) => Promise<T>)(command, { abortSignal: AbortSignal.timeout(timeoutMs) })
+    } catch (error) {
+      throw storeFailure(error, operation, table)
+    }
+  }
+  const described = await send<import('@aws-sdk/client-dynamodb').DescribeTableCommandOutput>('DescribeTable', new sdk.DescribeTableCommand({ TableName: table }))
+  const description = described.Table
+  const hash = description?.KeySchema?.find(key => key.KeyType === 'HASH')
+  const type = description?.AttributeDefinitions?.find(attribute => attribute.AttributeName === hash?.AttributeName)?.AttributeType
+  if (hash?.AttributeName !== '_idx' || type !== 'S' || (description?.KeySchema?.length ?? 0) !== 1) {
+    throw new StoreError(`DynamoDB table "${table}" has the wrong key: sessions need a string hash key named _idx and no sort key ` +
+      `(arc's \`${table} _idx *String\`); create one with \`npx arc-session create-table ${table}\``)
+  }
+  if (description?.TableStatus !== undefined && description.TableStatus !== 'ACTIVE' && description.TableStatus !== 'UPDATING') {
+    throw new StoreError(`DynamoDB table "${table}" is ${description.TableStatus}, not ACTIVE`)
+  }
+  let ttl: import('@aws-sdk/client-dynamodb').DescribeTimeToLiveCommandOutput
+  try {
+    ttl = await (client.send as (command: unknown, options: { abortSignal: AbortSignal }) => Promise<typeof ttl>)(
+      new sdk.DescribeTimeToLiveCommand({ TableName: table }), { abortSignal: AbortSignal.timeout(timeoutMs) })
+  } catch (error) {
+    // dynalite has no TTL at all: nothing to check there.
+    if ((error as { name?: string }).name === 'UnknownOperationException') return
+    throw storeFailure(error, 'DescribeTimeToLive', table)
+  }
+  const { TimeToLiveStatus: status, AttributeName: attribute } = ttl.TimeToLiveDescription ?? {}
+  if ((status !== 'ENABLED' && status !== 'ENABLING') || attribute !== '_ttl') {
+    throw new StoreError(`DynamoDB table "${table}" does not expire sessions: TTL must be on the _ttl attribute ` +
+      `(it is ${status ?? 'DISABLED'}${attribute === undefined ? '' : ` on ${attribute}`}); \`npx arc-session create-table ${table}\` turns it on for an existing table`)
+  }
+}
