@@ -1,10 +1,10 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
-import { resolveClient, type SettingNames } from './config/dynamodb'
+import type { SettingNames } from './config/dynamodb'
 import { sandboxOf } from './config/environment'
 import { TABLE_NAME, TABLE_NAME_EXPECTED } from './config/table-name'
 import { ConfigError } from './errors'
 import { HASH_KEY, TTL_ATTRIBUTE, USER_ATTRIBUTE, USER_INDEX, USER_INDEX_ATTRIBUTES } from './stores/dynamodb/layout'
-import { loadSdk, type Sdk } from './stores/dynamodb/sdk'
+import type { Sdk } from './stores/dynamodb/sdk'
 
 export interface CreateTableOptions {
   client?: DynamoDBClient
@@ -36,6 +36,9 @@ export async function createTable (name: string, options: CreateTableOptions = {
   if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
     throw new ConfigError('table', `expected ${TABLE_NAME_EXPECTED}, got ${JSON.stringify(name)}`)
   }
+  // Loaded here, not with the package: a cookie-store app never loads the AWS SDK.
+  const { loadSdk } = require('./stores/dynamodb/sdk') as typeof import('./stores/dynamodb/sdk')
+  const { resolveClient } = require('./config/dynamodb') as typeof import('./config/dynamodb')
   const sdk = loadSdk()
   const { client } = resolveClient({
     ...(options.client === undefined ? {} : { client: options.client }),

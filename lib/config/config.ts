@@ -5,11 +5,11 @@ import type { SameSite } from '../cookie/serialize'
 import { ALGORITHMS, encryptionKeys, signingKeys, type Algorithm } from '../crypto/keys'
 import { ConfigError } from '../errors'
 import type { SessionPolicy } from '../session/policy'
-import { DynamoDBStore } from '../stores/dynamodb/store'
+import type { DynamoDBStore } from '../stores/dynamodb/store'
 import { JweStore } from '../stores/jwe'
+import type { SessionRegistry } from '../stores/registry'
+import { SessionUsers } from '../session/users'
 import type { Store } from '../stores/store'
-import { checkSsmInstalled, inArchitect, tableFinder } from './architect'
-import { resolveClient } from './dynamodb'
 import { nonEmpty, sandboxOf, type Env } from './environment'
 import type { ArcSessionOptions } from './options'
 import { resolveSecrets, type KeySource } from './secrets'
@@ -33,7 +33,8 @@ const COOKIE_DOMAIN = /^\.?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*$/
 const COOKIE_PATH = /^\/[\x21-\x3a\x3c-\x7e]*$/
 
 const KNOWN_SETTINGS = {
-  options: ['secret', 'algorithm', 'table', 'store', 'ttl', 'maxLifetime', 'cookie', 'dynamodb', 'onReject', 'clock', 'env'],
+  options: ['secret', 'algorithm', 'table', 'store', 'ttl', 'maxLifetime', 'cookie', 'dynamodb', 'onReject', 'clock', 'env',
+    'user', 'registry', 'revocationCheck', 'registryFailure', 'device'],
   'options.cookie': ['name', 'domain', 'path', 'sameSite', 'secure', 'partitioned', 'maxBytes'],
   'options.dynamodb': ['client', 'region', 'endpoint', 'timeout']
 } as const
@@ -80,9 +81,10 @@ export function resolveConfig (options: ArcSessionOptions = {}): Config {
   const clock = options.clock ?? Date.now
 
   const { store, storeKind, table, keySource } = resolveStore(options, env, cookieName)
-  if (options.dynamodb !== undefined && storeKind !== 'dynamodb') {
+  if (options.dynamodb !== undefined && storeKind !== 'dynamodb' && typeof options.registry !== 'string') {
     throw new ConfigError('options.dynamodb', `is set, but the store is ${storeKind === 'jwe' ? 'the cookie store (JWE)' : 'options.store'}: set options.table (or ARC_SESSION_TABLE_NAME) to a table name to use DynamoDB`)
   }
+  const users = resolveUsers(options, store, storeKind, env)
   return Object.freeze({
     store,
     storeKind,
@@ -94,8 +96,55 @@ export function resolveConfig (options: ArcSessionOptions = {}): Config {
     maxBytes,
     ...(options.onReject === undefined ? {} : { onReject: options.onReject }),
     now: () => Math.floor(clock() / 1000),
-    keySource
+    keySource,
+    ...(users === undefined ? {} : { users })
   })
+}
+
+const USER_SETTINGS = ['registry', 'revocationCheck', 'registryFailure', 'device'] as const
+
+/** Users and devices: the `user` option, and for the cookie store its registry. */
+function resolveUsers (options: ArcSessionOptions, store: Store, storeKind: SessionPolicy['storeKind'], env: Env): SessionUsers | undefined {
+  const { user } = options
+  if (user === undefined) {
+    const stray = USER_SETTINGS.find(name => options[name] !== undefined)
+    if (stray !== undefined) throw new ConfigError(`options.${stray}`, 'is set, but options.user is not: say which user a session belongs to (user: \'userId\', or a function of the data)')
+    return undefined
+  }
+  if (typeof user !== 'function' && (typeof user !== 'string' || user === '')) {
+    throw new ConfigError('options.user', `expected a key of the session data, or a function of the data returning the user's id; got ${describe(user)}`)
+  }
+  const revocationCheck = options.revocationCheck === undefined ? 30 : seconds({ value: options.revocationCheck, name: 'options.revocationCheck' }, { min: 0, fix: '0 checks on every request.' })
+  const registryFailure = options.registryFailure ?? 'closed'
+  if (registryFailure !== 'closed' && registryFailure !== 'open') throw new ConfigError('options.registryFailure', `expected 'closed' or 'open', got ${describe(registryFailure)}`)
+  if (options.device !== undefined && typeof options.device !== 'function') throw new ConfigError('options.device', `expected a function of the request, got ${describe(options.device)}`)
+  const device = options.device === undefined ? {} : { device: options.device }
+  if (storeKind === 'dynamodb') {
+    if (options.registry !== undefined) throw new ConfigError('options.registry', 'is for the cookie store; the DynamoDB store lists and ends its own sessions (through the user index): remove it')
+    return new SessionUsers({ user, store: store as DynamoDBStore, revocationCheck, registryFailure, ...device })
+  }
+  const registry = resolveRegistry(options, env)
+  return new SessionUsers({ user, registry, revocationCheck, registryFailure, ...device })
+}
+
+function resolveRegistry (options: ArcSessionOptions, env: Env): SessionRegistry {
+  const given = options.registry
+  if (given === undefined) {
+    throw new ConfigError('options.registry', 'is needed with options.user on the cookie store: the sessions live in cookies, so listing and revoking them needs a record ' +
+      'of who holds which; give a DynamoDB table made by createTable() (registry: \'sessions\'), or an object implementing SessionRegistry')
+  }
+  if (typeof given === 'string') {
+    const table = matching({ value: given, name: 'options.registry' }, TABLE_NAME, TABLE_NAME_EXPECTED)
+    const { resolveClient } = require('./dynamodb') as typeof import('./dynamodb')
+    const { DynamoDBRegistry } = require('../stores/dynamodb/users') as typeof import('../stores/dynamodb/users')
+    const { loadSdk } = require('../stores/dynamodb/sdk') as typeof import('../stores/dynamodb/sdk')
+    const { client, timeoutMs } = resolveClient(options.dynamodb ?? {}, env, sandboxOf(env))
+    return new DynamoDBRegistry(loadSdk('options.registry'), client, table, timeoutMs)
+  }
+  const methods = ['record', 'forget', 'list', 'revoke', 'revocations'] as const
+  const missing = methods.filter(name => typeof (given as unknown as Record<string, unknown>)?.[name] !== 'function')
+  if (missing.length > 0) throw new ConfigError('options.registry', `expected a table name or a SessionRegistry; this object has no ${missing.join(', ')}()`)
+  return given
 }
 
 function resolvePartitioned (option: boolean | undefined): boolean {
@@ -157,6 +206,10 @@ function resolveStore (options: ArcSessionOptions, env: Env, cookieName: string)
   }
   const table = matching(tableSetting, TABLE_NAME, `${TABLE_NAME_EXPECTED}, or 'jwe' for the cookie store`)
   const { secrets, source } = resolveSecrets(options.secret, env, {})
+  // Loaded only for DynamoDB: a cookie-store app never loads the store, the client set-up or discovery.
+  const { DynamoDBStore } = require('../stores/dynamodb/store') as typeof import('../stores/dynamodb/store')
+  const { resolveClient } = require('./dynamodb') as typeof import('./dynamodb')
+  const { checkSsmInstalled, inArchitect, tableFinder } = require('./architect') as typeof import('./architect')
   const sandbox = sandboxOf(env)
   const dynamodb = options.dynamodb ?? {}
   const { client, timeoutMs } = resolveClient(dynamodb, env, sandbox)

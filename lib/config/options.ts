@@ -1,6 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import type { SameSite } from '../cookie/serialize'
 import type { Algorithm } from '../crypto/keys'
+import type { SessionRegistry } from '../stores/registry'
 import type { RejectReason, Store } from '../stores/store'
 
 /** Everything arcSession() accepts. Every setting is optional; options win over the environment. */
@@ -24,6 +25,23 @@ export interface ArcSessionOptions {
   dynamodb?: DynamoDBOptions
   /** Called with the reason whenever a session cookie is refused (for metrics), and the request. arc-session itself never logs or passes on cookie or key bytes. */
   onReject?: (reason: RejectReason, req: unknown) => void
+  /**
+   * Which signed-in user a session belongs to: a key of the session data (`'userId'`), or a
+   * function of the data (`data => data.passport?.user`). Turns on listUserSessions(),
+   * revokeSession() and revokeUserSessions(). The cookie store also needs `registry`.
+   */
+  user?: string | ((data: Record<string, any>) => unknown) // eslint-disable-line @typescript-eslint/no-explicit-any
+  /**
+   * Cookie store: where each user's sessions and revocation marks are kept. A DynamoDB table made by
+   * createTable() (its name; `dynamodb` options configure the client), or your own SessionRegistry.
+   */
+  registry?: string | SessionRegistry
+  /** Cookie store: seconds a process may rely on its last look at a user's revocations. 0 = every request. Default 30. */
+  revocationCheck?: number
+  /** Cookie store: when the registry cannot be reached for longer than revocationCheck, 'closed' refuses sessions (503), 'open' accepts them. Default 'closed'. */
+  registryFailure?: 'closed' | 'open'
+  /** A short description of the device, stored when a session is bound to a user (say, from the User-Agent). Never stored unless given. */
+  device?: (req: any) => unknown // eslint-disable-line @typescript-eslint/no-explicit-any
   /** Milliseconds since the epoch; replace it in tests to move time. Default Date.now. */
   clock?: () => number
   /** Where environment settings come from. Default process.env. */

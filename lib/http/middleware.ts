@@ -6,6 +6,7 @@ import { cookieHeaderOf } from '../cookie/header'
 import { HeadersSentError, sessionFailure } from '../errors'
 import { SessionEngine } from '../session/engine'
 import { SessionHandle, attach, clearData } from '../session/handle'
+import type { SessionUsers, UserSession } from '../session/users'
 import { blankSession, copyData, sessionPrototype } from '../session/session'
 import type { SessionState } from '../session/state'
 import { isPending } from '../util/awaitable'
@@ -28,6 +29,12 @@ export interface ArcSessionMiddleware extends SessionApi {
    * health checks; the cookie store is always ready.
    */
   ready (): Promise<void>
+  /** A user's sessions, most recently seen first; `current` (a request, or a session id) marks that one. Needs options.user. */
+  listUserSessions (user: string | number, current?: { readonly sessionID?: string } | string): Promise<UserSession[]>
+  /** Ends one of a user's sessions, on every server (the cookie store: within revocationCheck seconds). Resolves to whether it was found. */
+  revokeSession (user: string | number, id: string): Promise<boolean>
+  /** Ends all of a user's sessions but `except` (say, req.sessionID: "sign out everywhere else"). Resolves to how many were ended. */
+  revokeUserSessions (user: string | number, options?: { readonly except?: string | readonly string[] }): Promise<number>
 }
 
 /**
@@ -37,7 +44,7 @@ export interface ArcSessionMiddleware extends SessionApi {
  */
 class RequestSession extends SessionHandle implements SessionBinding, CommitHooks {
   constructor (engine: SessionEngine, state: SessionState, data: Record<string, unknown> | undefined,
-    private next: NextFunction, private readonly plainHttp: string | undefined) {
+    private next: NextFunction, private readonly plainHttp: string | undefined, private request: unknown) {
     super(engine, state)
     attach(data ?? blank(), this)
   }
@@ -47,7 +54,7 @@ class RequestSession extends SessionHandle implements SessionBinding, CommitHook
   }
 
   commit (): string[] | Promise<string[]> {
-    const cookies = this.engine.commit(this.state, this.session)
+    const cookies = this.engine.commit(this.state, this.session, this.request === undefined ? {} : { request: this.request })
     if (this.plainHttp === undefined) return cookies
     if (Array.isArray(cookies)) warnIfDropped(this.plainHttp, cookies)
     else void cookies.then(values => { warnIfDropped(this.plainHttp, values) }, () => undefined)
@@ -66,6 +73,7 @@ class RequestSession extends SessionHandle implements SessionBinding, CommitHook
     // Express's next reaches req and res: held here, it would keep them (through the WeakMap
     // this object is a value of) from the young-generation GC.
     this.next = settled
+    this.request = undefined
   }
 
   /** `req.session = null` destroys; assigning an object replaces the data, keeping the session. */
@@ -103,13 +111,15 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
   const engine = new SessionEngine(resolveConfig(options))
   const { store } = engine.policy
   const secure = engine.policy.cookie.secure
+  // Only options.device needs the request at commit time; otherwise it is never held.
+  const wantsRequest = engine.policy.users?.settings.device !== undefined
   // Before any request: middleware that captures res.write/res.end early must capture the hooks.
   installResponseHooks()
   installSessionAccessors()
 
   function start (req: IncomingMessage, res: ServerResponse, next: NextFunction, state: SessionState, data: Record<string, unknown> | undefined): boolean {
     try {
-      const current = new RequestSession(engine, state, data, next, plainHttpHost(req, secure))
+      const current = new RequestSession(engine, state, data, next, plainHttpHost(req, secure), wantsRequest ? req : undefined)
       bindSession(req, current)
       gateResponse(res, current)
       return true
@@ -134,12 +144,44 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
       return
     }
     Promise.resolve(loading).then(loaded => {
-      if (start(req, res, next, loaded.state, loaded.data)) callNext(next)
-    }, (error: unknown) => { next(sessionFailure(error)) })
+      if (start(req, res, next, loaded.state, loaded.data)) outsidePromise(next)
+    }, (error: unknown) => { outsidePromise(() => { next(sessionFailure(error)) }) })
   }
 
   const ready = async (): Promise<void> => { await store.ready?.() }
-  return Object.assign(middleware, createApi(engine), { ready })
+  return Object.assign(middleware, createApi(engine), { ready }, userMethods(engine))
+}
+
+/** listUserSessions(), revokeSession(), revokeUserSessions(): the middleware's view of users and devices. */
+function userMethods (engine: SessionEngine): Pick<ArcSessionMiddleware, 'listUserSessions' | 'revokeSession' | 'revokeUserSessions'> {
+  const usersOf = (method: string): SessionUsers => {
+    const users = engine.policy.users
+    if (users === undefined) throw new TypeError(`sessions.${method}() needs options.user: say which user a session belongs to (user: 'userId', or a function of the data)`)
+    return users
+  }
+  const userId = (user: unknown, method: string): string => {
+    if ((typeof user !== 'string' || user === '') && (typeof user !== 'number' || !Number.isFinite(user))) {
+      throw new TypeError(`sessions.${method}() takes the user's id (a string or a number) first`)
+    }
+    return String(user)
+  }
+  return {
+    async listUserSessions (user, current) {
+      const users = usersOf('listUserSessions')
+      const id = typeof current === 'string' ? current : current?.sessionID
+      return await users.list(userId(user, 'listUserSessions'), engine.policy.now(), id)
+    },
+    async revokeSession (user, id) {
+      const users = usersOf('revokeSession')
+      if (typeof id !== 'string' || id === '') throw new TypeError('sessions.revokeSession() takes the user\'s id and a session id (from listUserSessions())')
+      return await users.revoke(userId(user, 'revokeSession'), { ids: [id] }, engine.policy.now()) > 0
+    },
+    async revokeUserSessions (user, options) {
+      const users = usersOf('revokeUserSessions')
+      const except = options?.except === undefined ? [] : typeof options.except === 'string' ? [options.except] : [...options.except]
+      return await users.revoke(userId(user, 'revokeUserSessions'), { allExcept: except }, engine.policy.now())
+    }
+  }
 }
 
 /**
@@ -147,9 +189,9 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
  * handler has no router to catch it) surfaces as it would without this middleware, rather than
  * as an unhandled rejection, and the route is never run twice.
  */
-function callNext (next: NextFunction): void {
+function outsidePromise (call: () => void): void {
   try {
-    next()
+    call()
   } catch (error) {
     process.nextTick(() => { throw error })
   }

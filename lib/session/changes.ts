@@ -97,15 +97,20 @@ export function storableJson (session: Record<string, unknown>, json: string): s
 export interface SessionMeta {
   readonly sid?: string
   readonly own: OwnLifetime
+  readonly user?: string
+  readonly device?: string
+  readonly seen?: number
 }
 
 /** The meta keys as stored, from a loaded session's data (anything unexpected is ignored). */
-export function metaOf (data: Record<string, unknown>): { sid?: string, own: OwnLifetime } {
-  const sid = data._sid
-  const own = data._maxAge
+export function metaOf (data: Record<string, unknown>): SessionMeta {
+  const { _sid: sid, _maxAge: own, _user: user, _device: device, _seen: seen } = data
   return {
     ...(typeof sid === 'string' && SESSION_ID.test(sid) ? { sid } : {}),
-    own: own === null || (typeof own === 'number' && Number.isSafeInteger(own) && own > 0) ? own : undefined
+    own: own === null || (typeof own === 'number' && Number.isSafeInteger(own) && own > 0) ? own : undefined,
+    ...(typeof user === 'string' && user !== '' ? { user } : {}),
+    ...(typeof device === 'string' ? { device } : {}),
+    ...(typeof seen === 'number' && Number.isSafeInteger(seen) ? { seen } : {})
   }
 }
 
@@ -114,6 +119,9 @@ export function withMeta (json: string, meta: SessionMeta): string {
   let tail = ''
   if (meta.sid !== undefined) tail += `,"_sid":${JSON.stringify(meta.sid)}`
   if (meta.own !== undefined) tail += `,"_maxAge":${meta.own === null ? 'null' : String(meta.own)}`
+  if (meta.user !== undefined) tail += `,"_user":${JSON.stringify(meta.user)}`
+  if (meta.device !== undefined) tail += `,"_device":${JSON.stringify(meta.device)}`
+  if (meta.seen !== undefined) tail += `,"_seen":${String(meta.seen)}`
   if (tail === '') return json
   return json === '{}' ? `{${tail.slice(1)}}` : `${json.slice(0, -1)}${tail}}`
 }

@@ -18,6 +18,8 @@ export interface CommitOptions {
   readonly keep?: boolean
   /** save() after the headers went out: only the store may change, never the cookie. */
   readonly storeOnly?: boolean
+  /** The request, for options.device when the session is bound to a user. */
+  readonly request?: unknown
 }
 
 /** Makes the object a loaded session's data is copied onto (the session object itself). */
@@ -88,15 +90,14 @@ export class SessionEngine {
         continue
       }
       const result = this.policy.store.load(value, context)
-      if (isPending(result)) {
-        return Promise.resolve(result).then(loaded => {
-          const accepted = this.accept(state, loaded, value, context, blank)
-          return typeof accepted === 'object'
-            ? { state, data: accepted }
-            : this.tryCandidates(state, candidates, index + 1, reason ?? accepted, context, request, blank)
-        })
+      const accepted = isPending(result)
+        ? Promise.resolve(result).then(loaded => this.accept(state, loaded, value, context, blank))
+        : this.accept(state, result, value, context, blank)
+      if (isPending(accepted)) {
+        return Promise.resolve(accepted).then(found => typeof found === 'object'
+          ? { state, data: found }
+          : this.tryCandidates(state, candidates, index + 1, reason ?? found, context, request, blank))
       }
-      const accepted = this.accept(state, result, value, context, blank)
       if (typeof accepted === 'object') return { state, data: accepted }
       reason ??= accepted
     }
@@ -105,30 +106,36 @@ export class SessionEngine {
   }
 
   /** Takes a loaded session into the state and onto a fresh session object, or says why not. */
-  private accept (state: SessionState, result: LoadResult, value: string, context: StoreContext, blank: Blank): Record<string, unknown> | RejectReason {
+  private accept (state: SessionState, result: LoadResult, value: string, context: StoreContext, blank: Blank): Awaitable<Record<string, unknown> | RejectReason> {
     const stored = result.session
     if (stored === undefined) return result.reject
     const meta = metaOf(stored.data)
     if (isExpired(context, stored.created, stored.touched, meta.own, stored.expires)) return 'expired'
-    const target = blank()
-    const baseline = fillSession(target, stored.data, stored.text)
-    if (baseline === undefined) return 'malformed'
-    state.stored = stored
-    state.baseline = baseline
-    state.source = value
-    if (meta.sid !== undefined) {
-      state.sid = meta.sid
-      state.sidKept = 'saved'
-    } else if (stored.id !== undefined) {
-      state.sid = sessionIdOf(stored.id)
-      state.sidKept = 'derived'
-    }
-    state.own = meta.own
-    state.ownSaved = meta.own
-    // Opened with a publicly known secret (a migration from arc's fallbacks): the data moves to a
-    // new identity, sealed or signed with the real secret, and the old one is retired.
-    if (stored.legacy === true) this.regenerate(state, { keep: true })
-    return target
+    const sid = meta.sid ?? (stored.id === undefined ? undefined : sessionIdOf(stored.id))
+    const { users } = this.policy
+    // A session bound to a user whose sessions were revoked (signed out everywhere, or this one by name).
+    const revoked = users !== undefined && meta.user !== undefined && sid !== undefined ? users.revoked(meta.user, sid, stored.created, context.now) : false
+    return then(revoked, isRevoked => {
+      if (isRevoked) return 'revoked'
+      const target = blank()
+      const baseline = fillSession(target, stored.data, stored.text)
+      if (baseline === undefined) return 'malformed'
+      state.stored = stored
+      state.baseline = baseline
+      state.source = value
+      state.sid = sid
+      state.sidKept = meta.sid !== undefined ? 'saved' : sid !== undefined ? 'derived' : 'no'
+      state.own = meta.own
+      state.ownSaved = meta.own
+      state.user = meta.user
+      state.userSaved = meta.user
+      state.device = meta.device
+      state.seen = meta.seen
+      // Opened with a publicly known secret (a migration from arc's fallbacks): the data moves to a
+      // new identity, sealed or signed with the real secret, and the old one is retired.
+      if (stored.legacy === true) this.regenerate(state, { keep: true })
+      return target
+    })
   }
 
   private reject (reason: RejectReason, request: unknown): void {
@@ -157,17 +164,15 @@ export class SessionEngine {
     const source = state.source
     if (source === undefined || state.renew) return undefined
     const context = this.context()
-    return then(this.policy.store.load(source, context), result => {
-      const fresh = emptyState()
-      const accepted = this.accept(fresh, result, source, context, blank)
+    const fresh = emptyState()
+    return then(then(this.policy.store.load(source, context), result => this.accept(fresh, result, source, context, blank)), accepted => {
       if (typeof accepted !== 'object') {
-        // Gone from the store since (destroyed or expired elsewhere): this request has no session now.
+        // Gone from the store since (destroyed, expired or revoked elsewhere): this request has no session now.
         Object.assign(state, { stored: undefined, baseline: undefined, source: undefined, sid: undefined, sidKept: 'no', own: undefined, ownSaved: undefined })
         return undefined
       }
-      Object.assign(state, {
-        stored: fresh.stored, baseline: fresh.baseline, source: fresh.source, sid: fresh.sid, sidKept: fresh.sidKept, own: fresh.own, ownSaved: fresh.ownSaved, touch: false
-      })
+      const { stored, baseline, sid, sidKept, own, ownSaved, user, userSaved, device, seen } = fresh
+      Object.assign(state, { stored, baseline, source, sid, sidKept, own, ownSaved, user, userSaved, device, seen, touch: false })
       return accepted
     })
   }
@@ -180,6 +185,14 @@ export class SessionEngine {
   /** A new identity for the next write: the stored session is retired, and with it the id and (unless kept) the own lifetime. */
   regenerate (state: SessionState, { keep = false }: { keep?: boolean } = {}): void {
     if (state.stored?.id !== undefined) state.retired = [...state.retired, state.stored.id]
+    // The registry's entry for the old identity goes too (the DynamoDB store's goes with its item).
+    if (state.userSaved !== undefined && state.sid !== undefined && this.policy.users?.settings.registry !== undefined) {
+      state.forget = [...state.forget, { user: state.userSaved, id: state.sid }]
+    }
+    state.user = undefined
+    state.userSaved = undefined
+    state.device = undefined
+    state.seen = undefined
     state.stored = undefined
     state.baseline = undefined
     state.source = undefined
@@ -236,14 +249,17 @@ export class SessionEngine {
       // A session emptied here, destroyed, or a refused cookie in the browser: remove it. An empty
       // session loaded and left alone (arc creates one for every visitor) costs nothing.
       const hadData = state.baseline !== undefined && state.baseline !== '{}'
-      const untouched = !state.renew && state.retired.length === 0 && !hadData && options.force !== true
+      const untouched = !state.renew && state.retired.length === 0 && state.forget.length === 0 && !hadData && options.force !== true
       if (untouched && (stored !== undefined || state.browserCookies.size === 0)) return undefined
       return this.clear(state, context)
     }
-    const metaChanged = (state.sid !== undefined && state.sidKept === 'no') || state.own !== state.ownSaved
+    // Which user the data names: looked at only when the data changed.
+    const { users } = this.policy
+    if (users !== undefined && (changed || stored === undefined)) state.user = users.userOf(session)
+    const metaChanged = (state.sid !== undefined && state.sidKept === 'no') || state.own !== state.ownSaved || state.user !== state.userSaved
     const due = stored !== undefined && refreshDue(context, stored.touched, state.own)
     const refresh = stored === undefined || changed || metaChanged || state.touch || due
-    if (!refresh && stored.stale !== true && options.force !== true) return undefined
+    if (!refresh && stored.stale !== true && options.force !== true && state.forget.length === 0) return undefined
     if (options.storeOnly === true && (stored?.id === undefined || state.renew || state.retired.length > 0 || state.own !== state.ownSaved)) {
       throw new HeadersSentError('save')
     }
@@ -256,13 +272,38 @@ export class SessionEngine {
     const previous = state.stored
     const created = previous?.created ?? context.now
     if (state.sid === undefined) this.sessionId(state)
-    const sid = state.sidKept === 'derived' ? undefined : state.sid
-    const full = withMeta(json, { ...(sid === undefined ? {} : { sid }), own: state.own })
-    const before = state.baseline === undefined
-      ? undefined
-      : withMeta(state.baseline, { ...(state.sidKept === 'saved' ? { sid: state.sid as string } : {}), own: state.ownSaved })
+    const sid = state.sid as string
+    const { users } = this.policy
+    const registry = users?.settings.registry
+    const user = state.user
+    const bound = user !== undefined && user !== state.userSaved
+    const device = user === undefined ? undefined : bound ? users?.deviceOf(options.request) : state.device
+    // The cookie store's registry hears of a bound session at binding and at most once per refresh interval.
+    const recordDue = registry !== undefined && user !== undefined && (bound || state.seen === undefined || refreshDue(context, state.seen, state.own))
+    const seen = registry === undefined || user === undefined ? undefined : recordDue ? context.now : state.seen
+    const meta = {
+      ...(state.sidKept === 'derived' ? {} : { sid }),
+      own: state.own,
+      ...(user === undefined ? {} : { user }),
+      ...(device === undefined ? {} : { device }),
+      ...(seen === undefined ? {} : { seen })
+    }
+    const full = withMeta(json, meta)
+    const before = state.baseline === undefined ? undefined : withMeta(state.baseline, {
+      ...(state.sidKept === 'saved' ? { sid } : {}),
+      own: state.ownSaved,
+      ...(state.userSaved === undefined ? {} : { user: state.userSaved }),
+      ...(state.userSaved === undefined || state.device === undefined ? {} : { device: state.device }),
+      ...(state.seen === undefined || state.userSaved === undefined || registry === undefined ? {} : { seen: state.seen })
+    })
     const touched = refresh || previous === undefined ? context.now : previous.touched
     const expires = expiresAt(context, created, touched, state.own)
+    if (registry !== undefined && user !== undefined && users?.knownRevoked(user, sid, created, context.now) === true) {
+      // Revoked (signed out elsewhere) since this request read it: never re-issued.
+      log('session revoked while in use: not saved')
+      state.stored = undefined
+      return this.clear(state, context)
+    }
     let diff: { changed: string[], removed: string[] } | undefined
     const request: SaveRequest = {
       ...(previous?.id === undefined ? {} : { id: previous.id, touched: previous.touched }),
@@ -288,37 +329,62 @@ export class SessionEngine {
         return []
       }
       const cookies = options.storeOnly === true ? [] : this.sessionCookies(state, result.cookie, expires, context)
-      return then(this.retire(state, context), () => {
+      const unbound = registry !== undefined && state.userSaved !== undefined && state.userSaved !== user ? [{ user: state.userSaved, id: sid }] : []
+      const registered = recordDue
+        ? then(this.forgetAll(state, unbound), () => users?.record({ user, id: sid, createdAt: created, lastSeenAt: context.now, expiresAt: expires, ...(device === undefined ? {} : { device }) }))
+        : this.forgetAll(state, unbound)
+      return then(registered, () => then(this.retire(state, context), () => {
         log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
         state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data: session, created, touched: result.touched ?? touched, expires }
         state.baseline = json
         state.source = result.cookie
-        if (sid !== undefined) state.sidKept = 'saved'
+        if (meta.sid !== undefined) state.sidKept = 'saved'
         state.ownSaved = state.own
+        state.userSaved = user
+        state.device = device
+        state.seen = seen
         state.touch = false
         state.keepEmpty = false
         state.renew = false
         return cookies
-      })
+      }))
     })
   }
 
   private clear (state: SessionState, context: StoreContext): Awaitable<string[]> {
     const generation = state.generation
     if (state.stored?.id !== undefined) state.retired = [...state.retired, state.stored.id]
-    return then(this.retire(state, context), () => {
+    const bound = state.userSaved !== undefined && state.sid !== undefined && this.policy.users?.settings.registry !== undefined
+      ? [{ user: state.userSaved, id: state.sid }]
+      : []
+    return then(this.forgetAll(state, bound), () => then(this.retire(state, context), () => {
       const cookies = [...state.browserCookies].map(name => serializeCookie(name, '', 0, this.policy.cookie, context.now))
       state.stored = undefined
       state.baseline = undefined
       state.source = undefined
       state.browserCookies = NO_NAMES
+      state.userSaved = undefined
       if (state.generation === generation) {
         state.renew = false
         state.sid = undefined
         state.sidKept = 'no'
+        state.user = undefined
       }
       return cookies
-    })
+    }))
+  }
+
+  /** Removes registry entries: the ones waiting in the state (regenerate, destroy) and `more`. */
+  private forgetAll (state: SessionState, more: SessionState['forget']): Awaitable<void> {
+    const users = this.policy.users
+    const all = [...state.forget, ...more]
+    if (users === undefined || all.length === 0) return undefined
+    state.forget = []
+    const next = (index: number): Awaitable<void> => {
+      const entry = all[index]
+      return entry === undefined ? undefined : then(users.forget(entry.user, entry.id), () => next(index + 1))
+    }
+    return next(0)
   }
 
   /** Delete the retired ids, one after another; each leaves the list once the store has done it. */

@@ -1,6 +1,7 @@
 import type { CookieAttributes } from '../cookie/serialize'
 import type { RejectReason } from '../errors'
 import type { Store } from '../stores/store'
+import type { SessionUsers } from './users'
 
 /** What the session layer needs of the configuration: validated and frozen by config/, read here. */
 export interface SessionPolicy {
@@ -17,6 +18,8 @@ export interface SessionPolicy {
   readonly onReject?: (reason: RejectReason, req: unknown) => void
   /** Epoch seconds. */
   readonly now: () => number
+  /** Users and devices (options.user); undefined when sessions are not bound to users. */
+  readonly users?: SessionUsers
   /** The process made its own key (no ARC_APP_SECRET, outside production): how a refused cookie is explained. */
   readonly keySource: 'configured' | 'development-file' | 'ephemeral'
 }

@@ -32,7 +32,7 @@ export interface SessionMethods {
    * `req.session`; the old object keeps its data. `{ keep: true }` carries the data over. Call it at sign-in.
    */
   regenerate (callback?: Done): Promise<void>
-  regenerate (options: RegenerateOptions, callback?: Done): Promise<void>
+  regenerate (options?: RegenerateOptions, callback?: Done): Promise<void>
   /** Drop the data, delete any stored item, expire the cookie. `req.session = null` does the same. */
   destroy (callback?: Done): Promise<void>
   /** Write now rather than when the response goes out (the cookie still leaves with the response). */

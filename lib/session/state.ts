@@ -18,6 +18,15 @@ export interface SessionState {
   /** The session's own lifetime (req.session.cookie), and as it was stored. */
   own: OwnLifetime
   ownSaved: OwnLifetime
+  /** The signed-in user the session is bound to (options.user), as it is now and as it was stored. */
+  user: string | undefined
+  userSaved: string | undefined
+  /** What the app said of the device when the session was bound. */
+  device: string | undefined
+  /** Cookie store with a registry: when the registry last heard of this session (epoch seconds). */
+  seen: number | undefined
+  /** Registry entries to remove at the next commit (sessions replaced by regenerate() or destroyed). */
+  forget: ReadonlyArray<{ readonly user: string, readonly id: string }>
   /** touch()/resetMaxAge(): restart the idle clock at the next commit. */
   touch: boolean
   /** Session cookie names the browser holds, as far as this request knows: the ones a write no longer uses get expired. */
@@ -37,6 +46,7 @@ export interface SessionState {
 // Shared empties: a state replaces these, never changes them, so most requests allocate none.
 export const NO_NAMES: ReadonlySet<string> = new Set()
 export const NONE: readonly string[] = Object.freeze([])
+const NONE_FORGOTTEN: SessionState['forget'] = Object.freeze([])
 
 export function emptyState (): SessionState {
   return {
@@ -48,6 +58,11 @@ export function emptyState (): SessionState {
     keepEmpty: false,
     own: undefined,
     ownSaved: undefined,
+    user: undefined,
+    userSaved: undefined,
+    device: undefined,
+    seen: undefined,
+    forget: NONE_FORGOTTEN,
     touch: false,
     browserCookies: NO_NAMES,
     renew: false,

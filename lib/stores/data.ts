@@ -9,8 +9,8 @@ export const CLAIM_NAMES = ['iat', 'exp', 'nbf'] as const
 /** arc's DynamoDB attributes, and the two this package adds for the lifetimes. */
 export const STORE_ATTRIBUTES = ['_idx', '_secret', '_ttl', '_touched', '_created'] as const
 
-/** What the session layer keeps with the data: the session id, a per-session lifetime, the signed-in user. */
-export const META_NAMES = ['_sid', '_maxAge', '_user'] as const
+/** What the session layer keeps with the data: the session id, its own lifetime, the signed-in user, the device, the registry's last look. */
+export const META_NAMES = ['_sid', '_maxAge', '_user', '_device', '_seen'] as const
 
 /**
  * Names a session can never hold: they share the top level with user data on the wire. They are

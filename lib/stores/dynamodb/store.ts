@@ -5,11 +5,13 @@ import type { SigningKey } from '../../crypto/keys'
 import { sign, unsign } from '../../crypto/signature'
 import { SessionTooLargeError } from '../../errors'
 import { STORE_ATTRIBUTES } from '../data'
+import type { RegistryEntry, UserSessionStore } from '../registry'
 import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from '../store'
 import { storeFailure } from './errors'
 import { MAX_ITEM_BYTES, TooDeep, attributeName, fromAttributeMap, mapBytes, toAttribute, toAttributeMap } from './item'
 import { checkTable } from './ready'
 import { loadSdk, type Sdk } from './sdk'
+import { entryOf, queryUser, sender } from './users'
 
 /** arc fixes an item's _ttl a week after its last write. */
 const ARC_WEEK = 604800
@@ -49,7 +51,7 @@ export interface DynamoDBStoreSettings {
  * top-level attributes that changed, so concurrent requests editing different keys keep both
  * edits; nothing is created until a session holds data.
  */
-export class DynamoDBStore implements Store {
+export class DynamoDBStore implements Store, UserSessionStore {
   readonly chunked = false
   private readonly sdk: Sdk = loadSdk()
   private readonly keys: readonly SigningKey[]
@@ -60,6 +62,7 @@ export class DynamoDBStore implements Store {
   private tableName: string | undefined
   private finding: Promise<string> | undefined
   private readonly findTable: (() => Promise<string>) | undefined
+  private readonly userSend: ReturnType<typeof sender>
 
   constructor (settings: DynamoDBStoreSettings) {
     this.keys = settings.keys
@@ -68,6 +71,7 @@ export class DynamoDBStore implements Store {
     this.binding = settings.cookieName === ARC_COOKIE_NAME ? undefined : settings.cookieName
     if (typeof settings.table === 'string') this.tableName = settings.table
     else this.findTable = settings.table
+    this.userSend = sender(this.client, () => this.table(), this.timeoutMs)
   }
 
   /** The table, once it is known: discovery runs once per process, and again only after it failed. */
@@ -182,6 +186,29 @@ export class DynamoDBStore implements Store {
   async destroy (id: string): Promise<void> {
     const table = await this.table()
     await this.send('DeleteItem', table, new this.sdk.DeleteItemCommand({ TableName: table, Key: { _idx: { S: id } } }))
+  }
+
+  /** The sessions bound to `user` (by their `_user` attribute), through the user index. */
+  async listUser (user: string, now: number): Promise<RegistryEntry[]> {
+    const table = await this.table()
+    return (await queryUser(this.sdk, this.userSend, table, user))
+      .map(item => entryOf(item, user, now, undefined))
+      .filter((entry): entry is RegistryEntry => entry !== undefined)
+  }
+
+  /** Deletes the user's sessions with these ids: each one's next request finds nothing. */
+  async endUserSessions (user: string, ids: readonly string[]): Promise<number> {
+    if (ids.length === 0) return 0
+    const table = await this.table()
+    let ended = 0
+    for (const item of await queryUser(this.sdk, this.userSend, table, user)) {
+      const key = item._idx?.S
+      const entry = entryOf(item, user, 0, undefined)
+      if (key === undefined || entry === undefined || !ids.includes(entry.id)) continue
+      await this.destroy(key)
+      ended++
+    }
+    return ended
   }
 
   /** Checks the table exists with arc's key schema, TTL on `_ttl`, and that the credentials work. */
