@@ -2,35 +2,37 @@ import { randomBytes } from 'node:crypto'
 import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from 'arc-session'
 
 interface Entry {
-  data: string
+  json: string
   created: number
   touched: number
+  expires: number
 }
 
 /**
  * A store of your own: sessions in a Map, for tests and single-process apps. The cookie
  * holds a random 144-bit id; the middleware does the rest (cookie attributes, change
- * tracking, lifetimes, regenerate/destroy). It answers at once, without promises; a store
- * that waits on a database returns promises instead.
+ * tracking, lifetimes, ids, regenerate/destroy). It answers at once, without promises; a
+ * store that waits on a database returns promises instead.
  */
 export class MemoryStore implements Store {
   readonly sessions = new Map<string, Entry>()
 
-  load (cookie: string, { now, ttl, maxLifetime }: StoreContext): LoadResult {
+  load (cookie: string, { now }: StoreContext): LoadResult {
     const entry = this.sessions.get(cookie)
     if (entry === undefined) return { reject: 'expired' }
-    if (now >= entry.touched + ttl || (maxLifetime > 0 && now >= entry.created + maxLifetime)) {
+    if (now >= entry.expires) {
       this.sessions.delete(cookie)
       return { reject: 'expired' }
     }
-    return { session: { id: cookie, data: JSON.parse(entry.data), created: entry.created, touched: entry.touched } }
+    const { json, created, touched, expires } = entry
+    return { session: { id: cookie, data: JSON.parse(json), text: json, created, touched, expires } }
   }
 
   save (request: SaveRequest, { now }: StoreContext): SaveResult {
     // Destroyed since this request loaded it (a logout in another tab): say so, rather than bring it back.
     if (request.id !== undefined && !this.sessions.has(request.id)) return { cookie: '', gone: true }
     const id = request.id ?? randomBytes(18).toString('base64url')
-    this.sessions.set(id, { data: request.json, created: request.created, touched: now })
+    this.sessions.set(id, { json: request.json, created: request.created, touched: now, expires: request.expires })
     return { cookie: id, id }
   }
 

@@ -16,7 +16,9 @@ const { compactDecrypt } = require('jose') as typeof Jose
 // arc's functional API: read(req) / write(session), module-level (configured from process.env)
 // and bound to a middleware's options.
 
-const RESERVED = ['iat', 'exp', 'nbf', '_created', '_idx', '_secret', '_ttl']
+/** A session id as arc-session makes one: 16 random bytes, base64url. */
+const SID = /^[A-Za-z0-9_-]{22}$/
+const RESERVED = ['iat', 'exp', 'nbf', '_created', '_touched', '_idx', '_secret', '_ttl', '_sid', '_maxAge']
 
 /** `name=value` pairs for a Cookie header from write()'s Set-Cookie value(s). */
 function cookieFrom (setCookie: string | string[]): string {
@@ -240,7 +242,10 @@ describe.each(KINDS)('read()/write() bound to the middleware on the %s', (_name,
 
   test('reserved claims never show in read() and data cannot overwrite them', async () => {
     const sessions = bound()
-    const forged = { keep: true, iat: 1, exp: 2, nbf: 3, _created: 4, _idx: 'someone-elses-id-000000000', _secret: 'chosen', _ttl: 5 }
+    const forged = {
+      keep: true, iat: 1, exp: 2, nbf: 3, _created: 4, _touched: 6, _idx: 'someone-elses-id-000000000', _secret: 'chosen', _ttl: 5,
+      _sid: 'someoneElsesSessionId0', _maxAge: 7
+    }
     const setCookie = await sessions.write(forged)
     const session = await sessions.read({ headers: { cookie: cookieFrom(setCookie) } })
     expect(plain(session)).toEqual({ keep: true })
@@ -250,7 +255,8 @@ describe.each(KINDS)('read()/write() bound to the middleware on the %s', (_name,
     if (kind === 'jwe') {
       const { plaintext } = await compactDecrypt(parseSetCookie(setCookie).value, Buffer.from(SECRET).subarray(0, 32))
       const claims = JSON.parse(Buffer.from(plaintext).toString('utf8')) as Record<string, unknown>
-      expect(claims).toEqual({ keep: true, iat: nowSeconds, exp: nowSeconds + 3600, _created: nowSeconds })
+      expect(claims).toEqual({ keep: true, _sid: expect.stringMatching(SID), _created: nowSeconds, iat: nowSeconds, exp: nowSeconds + 3600 })
+      expect(claims._sid).not.toBe(forged._sid)
     } else {
       const id = idOf(setCookie)
       const { Item: item } = await (client as DynamoDBClient).send(new GetItemCommand({ TableName: table, Key: { _idx: { S: id } }, ConsistentRead: true }))
@@ -261,6 +267,11 @@ describe.each(KINDS)('read()/write() bound to the middleware on the %s', (_name,
       expect(item?.keep?.BOOL).toBe(true)
       expect(item?.iat).toBeUndefined()
       expect(item?.exp).toBeUndefined()
+      expect(Number(item?._created?.N)).toBe(nowSeconds)
+      expect(Number(item?._touched?.N)).toBe(nowSeconds)
+      expect(item?._sid?.S).toMatch(SID)
+      expect(item?._sid?.S).not.toBe(forged._sid)
+      expect(item?._maxAge).toBeUndefined()
     }
   })
 

@@ -2,7 +2,7 @@ import express from 'express'
 import request from 'supertest'
 import { arcSession } from 'arc-session'
 import { startArcDiscovery, startArcWorker, type ArcDiscovery, type ArcWorker } from './support/arc-discovery'
-import { CREDENTIALS, REGION, errorHandler, getItem, idOf, makeTable, newClient, putItem, wireValue, sessionPair, testEndpoint } from './support/dynamo-helpers'
+import { CREDENTIALS, REGION, errorHandler, getItem, idOf, makeTable, newClient, putItem, wireValue, sessionPair, signId, testEndpoint } from './support/dynamo-helpers'
 
 /**
  * Both ways between arc-session and @architect/functions' own DynamoDB session provider
@@ -14,12 +14,10 @@ const ARC_SECRET = 'myapp'
 const ID = /^[A-Za-z0-9_-]{24}$/
 
 /** DESIGN.md section 4: cookie-signature's output for these ids and secrets. */
-const VECTORS = [
-  { id: 'HJd_3PfEyFEEXvhitnVEflys', secret: 'myapp', signed: 'HJd_3PfEyFEEXvhitnVEflys.CFOD41+0jBDCQvjjryYm2pxkO0aiZWGToBDMLpbEkZk' },
-  { id: 'LbyL0kPK2xOLfdm_WnESzlsG', secret: 'fallback', signed: 'LbyL0kPK2xOLfdm_WnESzlsG.5BcJDMbXKnLvm3xiDFGjqMc5ohM2AH+L+O9TbefAWys' }
-]
+const MYAPP_VECTOR = { id: 'HJd_3PfEyFEEXvhitnVEflys', secret: 'myapp', signed: 'HJd_3PfEyFEEXvhitnVEflys.CFOD41+0jBDCQvjjryYm2pxkO0aiZWGToBDMLpbEkZk' }
+const FALLBACK_VECTOR = { id: 'LbyL0kPK2xOLfdm_WnESzlsG', secret: 'fallback', signed: 'LbyL0kPK2xOLfdm_WnESzlsG.5BcJDMbXKnLvm3xiDFGjqMc5ohM2AH+L+O9TbefAWys' }
 
-function ourApp (table: string, secret: string, client: ReturnType<typeof newClient>): express.Express {
+function ourApp (table: string, secret: string | string[], client: ReturnType<typeof newClient>): express.Express {
   const app = express()
   // `env: {}`: no NODE_ENV=production, so arc's short development secrets are accepted.
   app.use(arcSession({ env: {}, secret, table, dynamodb: { client } }))
@@ -133,17 +131,22 @@ describe('@architect/functions and arc-session on one DynamoDB table', () => {
   })
 
   describe("DESIGN.md's signing vectors", () => {
-    it.each(VECTORS)('id $id with secret "$secret": both sides accept the cookie and arc-session writes it back byte for byte', async ({ id, secret, signed }) => {
+    async function putVectorItem ({ id, secret }: typeof MYAPP_VECTOR): Promise<void> {
       const now = Math.floor(Date.now() / 1000)
       await putItem(client, table, { _idx: { S: id }, _secret: { S: 'abcdefghijklmnopqrstuvwx' }, _ttl: { N: String(now + 3600) }, vector: { S: secret } })
+    }
+
+    it(`id ${MYAPP_VECTOR.id} with secret "myapp": both sides accept the cookie and arc-session writes it back byte for byte`, async () => {
+      const { id, secret, signed } = MYAPP_VECTOR
+      await putVectorItem(MYAPP_VECTOR)
       const vectorApp = ourApp(table, secret, client)
 
       // As arc's cookie.serialize sends it (percent-encoded) and as a raw header would carry it.
       for (const cookie of [`_idx=${encodeURIComponent(signed)}`, `_idx=${signed}`]) {
         await request(vectorApp).get('/get').set('Cookie', cookie).expect(200, { vector: secret })
       }
-      // arc with that secret (ARC_APP_SECRET, or arc's 'fallback' when none is set) finds the same item.
-      const arcEnv = secret === 'fallback' ? { ARC_APP_SECRET: null } : { ARC_APP_SECRET: secret }
+      // arc with that secret finds the same item.
+      const arcEnv = { ARC_APP_SECRET: secret }
       const seen = await arc.read({ headers: { cookie: `_idx=${encodeURIComponent(signed)}` } }, arcEnv)
       expect(seen).toMatchObject({ _idx: id, vector: secret })
 
@@ -151,6 +154,33 @@ describe('@architect/functions and arc-session on one DynamoDB table', () => {
       const changed = await request(vectorApp).post('/set').set('Cookie', `_idx=${encodeURIComponent(signed)}`).send({ touched: true }).expect(200)
       expect(wireValue(sessionPair(changed))).toBe(encodeURIComponent(signed))
       expect(wireValue(await arc.write(seen, arcEnv))).toBe(encodeURIComponent(signed))
+    })
+
+    it(`id ${FALLBACK_VECTOR.id} with arc's "fallback" as a previous secret: it verifies, and the session moves to a new id signed with the current secret`, async () => {
+      const { id, secret, signed } = FALLBACK_VECTOR
+      // "fallback" is public, so it can only verify: the current secret is ours.
+      const vectorApp = ourApp(table, [ARC_SECRET, secret], client)
+
+      // As arc's cookie.serialize sends it (percent-encoded) and as a raw header would carry it. Each
+      // visit retires the vector's item, so each gets the item afresh.
+      for (const cookie of [`_idx=${encodeURIComponent(signed)}`, `_idx=${signed}`]) {
+        await putVectorItem(FALLBACK_VECTOR)
+        // arc with no ARC_APP_SECRET signs with "fallback", and finds the item through the vector.
+        expect(await arc.read({ headers: { cookie: `_idx=${encodeURIComponent(signed)}` } }, { ARC_APP_SECRET: null })).toMatchObject({ _idx: id, vector: secret })
+
+        const res = await request(vectorApp).get('/get').set('Cookie', cookie).expect(200, { vector: secret })
+        const reissued = sessionPair(res)
+        const { id: newId } = idOf(reissued)
+        expect(newId).toMatch(ID)
+        expect(newId).not.toBe(id)
+        expect(decodeURIComponent(wireValue(reissued))).toBe(signId(newId, ARC_SECRET))
+        expect(await getItem(client, table, id)).toBeUndefined()
+        expect((await getItem(client, table, newId))?.vector).toEqual({ S: secret })
+
+        // arc with the current secret reads the re-issued cookie; the vector itself leads nowhere now.
+        expect(await arc.read({ headers: { cookie: reissued } })).toMatchObject({ _idx: newId, vector: secret })
+        await request(vectorApp).get('/get').set('Cookie', cookie).expect(200, {})
+      }
     })
   })
 })

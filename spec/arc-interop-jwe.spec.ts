@@ -57,6 +57,16 @@ function withoutClaims (payload: Record<string, unknown>): Record<string, unknow
   return data
 }
 
+/** A session id as we write it into our tokens; arc, which does not know it, shows it as data. */
+const SID = /^[A-Za-z0-9_-]{22}$/
+
+/** arc's payload of one of our tokens: it must carry our session id, and the data is what is left without it and the claims. */
+function dataOfOurs (payload: Record<string, unknown>): Record<string, unknown> {
+  const { _sid, ...rest } = payload
+  expect(_sid).toMatch(SID)
+  return withoutClaims(rest)
+}
+
 describe.each(ALGORITHMS)('@architect/functions <-> arc-session, %s', (algorithm: Algorithm) => {
   const data = { a: 1, name: 'zoë ✓', list: [1, 'two', null, { three: 3 }], nested: { deep: { deeper: true } } }
 
@@ -113,17 +123,17 @@ describe.each(ALGORITHMS)('@architect/functions <-> arc-session, %s', (algorithm
       const setCookies = setCookiesOf(res)
       expect(setCookies).toHaveLength(1)
       const payload = await arcRead(cookieHeaderFrom(setCookies))
-      expect(payload).toEqual({ ...data, iat: at, exp: at + WEEK, _created: at })
+      expect(payload).toEqual({ ...data, _sid: expect.stringMatching(SID), _created: at, iat: at, exp: at + WEEK })
     })
 
     it('our env-configured write() is read by arc', async () => {
       const setCookie = await write({ ...data })
-      expect(withoutClaims(await arcRead(pairOf(setCookie)))).toEqual(data)
+      expect(dataOfOurs(await arcRead(pairOf(setCookie)))).toEqual(data)
     })
 
     it('an instance\'s write() is read by arc', async () => {
       const setCookie = await arcSession(ours()).write({ ...data })
-      expect(withoutClaims(await arcRead(pairOf(setCookie)))).toEqual(data)
+      expect(dataOfOurs(await arcRead(pairOf(setCookie)))).toEqual(data)
     })
 
     it('arc writes a session object our read() returned, and we read arc\'s token back', async () => {
@@ -174,7 +184,7 @@ describe.each(ALGORITHMS)('@architect/functions <-> arc-session, %s', (algorithm
       const short = await arcSession(ours({ ttl: 60, clock: () => past })).write({ ...data })
       expect(await arcRead(pairOf(short))).toEqual({})
       const long = await arcSession(ours({ ttl: 3600, clock: () => past })).write({ ...data })
-      expect(withoutClaims(await arcRead(pairOf(long)))).toEqual(data)
+      expect(dataOfOurs(await arcRead(pairOf(long)))).toEqual(data)
     })
 
     it('arc holds our tokens to its own week from iat: a ttl longer than a week does not stretch it for arc', async () => {
@@ -213,11 +223,15 @@ describe.each(ALGORITHMS)('@architect/functions <-> arc-session, %s', (algorithm
     const res = await request(app()).get('/count').set('Cookie', `other=x; _idx=${token}`)
     expect(res.body).toEqual({ ...data, count: 1 })
     const cookie = cookieHeaderFrom(setCookiesOf(res))
-    expect(withoutClaims(await arcRead(cookie))).toEqual({ ...data, count: 1 })
+    const first = await arcRead(cookie)
+    expect(dataOfOurs(first)).toEqual({ ...data, count: 1 })
 
     const again = await request(app()).get('/count').set('Cookie', cookie)
     expect(again.body).toEqual({ ...data, count: 2 })
-    expect(withoutClaims(await arcRead(cookieHeaderFrom(setCookiesOf(again))))).toEqual({ ...data, count: 2 })
+    const second = await arcRead(cookieHeaderFrom(setCookiesOf(again)))
+    expect(dataOfOurs(second)).toEqual({ ...data, count: 2 })
+    // One session throughout: the id we gave it on its first write is kept.
+    expect(second._sid).toBe(first._sid)
   })
 })
 

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { inspect } from 'node:util'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import express from 'express'
@@ -22,6 +25,26 @@ async function firstCookie (options: ArcSessionOptions): Promise<ParsedCookie & 
   const [cookie] = sessionCookies(response)
   if (cookie === undefined) throw new Error('no session cookie was set')
   return { ...cookie, store: response.body.store as string }
+}
+
+/** The process warnings emitted while `run` runs, as code and message (the warnings still go out as usual). */
+async function emittedWarnings (run: () => void): Promise<Array<{ code: string, message: string }>> {
+  const spy = jest.spyOn(process, 'emitWarning')
+  try {
+    run()
+    await new Promise(resolve => setImmediate(resolve))
+    return spy.mock.calls.map(([warning, options]) => ({
+      code: typeof options === 'object' && options !== null ? String((options as { code?: string }).code) : String(options),
+      message: String(warning)
+    }))
+  } finally {
+    spy.mockRestore()
+  }
+}
+
+/** The codes of the process warnings emitted while `run` runs. */
+async function warningsOf (run: () => void): Promise<string[]> {
+  return (await emittedWarnings(run)).map(warning => warning.code)
 }
 
 describe('configuration errors surface when arcSession() is called', () => {
@@ -83,6 +106,21 @@ describe('configuration errors surface when arcSession() is called', () => {
     expect(() => arcSession({ secret: 'k'.repeat(bytes), algorithm, env: {} })).not.toThrow()
   })
 
+  test('arc\'s public fallbacks are accepted as previous secrets, to move their sessions over, with one warning that names the setting', async () => {
+    const publicKey = '12345678901234567890123456789012'
+    const warnings = await emittedWarnings(() => {
+      for (let i = 0; i < 2; i++) expect(() => arcSession({ secret: [SECRET, publicKey], env: {} })).not.toThrow()
+      expect(() => arcSession({ secret: [SECRET, publicKey, 'fallback'], table: 'sessions', dynamodb: { region: 'us-east-1' }, env: {} })).not.toThrow()
+      expect(() => arcSession({ env: { ARC_APP_SECRET: SECRET, ARC_APP_SECRET_PREVIOUS: publicKey } })).not.toThrow()
+    })
+    for (const [index, why] of [[1, /public default JWE key/], [2, /fallback signing secret/]] as const) {
+      const said = warnings.filter(warning => warning.message.includes(`options.secret[${index}]`))
+      expect(said).toHaveLength(1)
+      expect(said[0]?.message).toMatch(why)
+      expect(said[0]?.message).toMatch(/re-issued/)
+    }
+  })
+
   test('a short ARC_APP_SECRET is refused, naming the variable', () => {
     const error = configErrorOf({ env: { ARC_APP_SECRET: 'too-short' } })
     expect(error.message).toContain('ARC_APP_SECRET')
@@ -92,12 +130,23 @@ describe('configuration errors surface when arcSession() is called', () => {
   test.each<[string, ArcSessionOptions, string]>([
     ['as an option', { secret: '12345678901234567890123456789012', env: {} }, 'options.secret'],
     ['as ARC_APP_SECRET', { env: { ARC_APP_SECRET: '12345678901234567890123456789012' } }, 'ARC_APP_SECRET'],
-    ['as a previous secret', { secret: [SECRET, '12345678901234567890123456789012'], env: {} }, 'options.secret[1]'],
+    ['as the current of several secrets', { secret: ['12345678901234567890123456789012', SECRET], env: {} }, 'options.secret[0]'],
     ['with the DynamoDB store', { secret: '12345678901234567890123456789012', table: 'sessions', dynamodb: { region: 'us-east-1' }, env: {} }, 'options.secret']
   ])('arc\'s public default key is refused %s', (_how, options, setting) => {
     const error = configErrorOf(options)
     expect(error.message).toContain(setting)
-    expect(error.message).toMatch(/public default key/)
+    expect(error.message).toMatch(/public default JWE key/)
+    expect(error.message).toMatch(/forge/)
+  })
+
+  test.each<[string, ArcSessionOptions, string, RegExp]>([
+    ['"fallback"', { secret: 'fallback', table: 'sessions', dynamodb: { region: 'us-east-1' }, env: {} }, 'options.secret', /fallback signing secret/],
+    ['the app\'s name', { table: 'sessions', dynamodb: { region: 'us-east-1' }, env: { ARC_APP_NAME: 'my-arc-app', ARC_APP_SECRET: 'my-arc-app' } }, 'ARC_APP_SECRET', /ARC_APP_NAME/],
+    ['a secret that starts with arc\'s public JWE key', { secret: '1234567890123456-and-then-something-else', env: {} }, 'options.secret', /public default JWE key/]
+  ])('arc\'s other public fallbacks are refused as the current secret, outside production too: %s', (_what, options, setting, why) => {
+    const error = configErrorOf(options)
+    expect(error.message).toContain(setting)
+    expect(error.message).toMatch(why)
     expect(error.message).toMatch(/forge/)
   })
 
@@ -150,52 +199,18 @@ describe('configuration errors surface when arcSession() is called', () => {
 })
 
 describe('no secret outside production', () => {
-  /** The codes of the process warnings emitted while `run` runs (the warnings still go out as usual). */
-  const warningsOf = async (run: () => void): Promise<string[]> => {
-    const spy = jest.spyOn(process, 'emitWarning')
-    try {
-      run()
-      await new Promise(resolve => setImmediate(resolve))
-      return spy.mock.calls.map(([, options]) => typeof options === 'object' && options !== null ? String((options as { code?: string }).code) : String(options))
-    } finally {
-      spy.mockRestore()
-    }
+  const folders: string[] = []
+  /** A fresh, empty folder for the development key: each test makes its own key. */
+  const keyFolder = async (): Promise<string> => {
+    const folder = await mkdtemp(join(tmpdir(), 'arc-session-config-key-'))
+    folders.push(folder)
+    return folder
   }
-
-  test('works with a random per-process key and warns exactly once however many apps are made', async () => {
-    const warnings = await warningsOf(() => {
-      jest.isolateModules(() => {
-        const fresh = require('arc-session') as typeof import('arc-session')
-        for (let i = 0; i < 3; i++) fresh.arcSession({ env: {}, cookie: { secure: false } })
-        fresh.arcSession({ env: { NODE_ENV: 'development' }, table: 'jwe' })
-        fresh.arcSession({ env: { ARC_ENV: 'testing' }, algorithm: 'A128GCM' })
-      })
-    })
-    expect(warnings.filter(code => code === 'ARC_SESSION_EPHEMERAL_KEY')).toHaveLength(1)
+  afterAll(async () => {
+    await Promise.all(folders.splice(0).map(async folder => { await rm(folder, { recursive: true, force: true }) }))
   })
 
-  test('the random key is shared in the process (apps read each other\'s cookies) and differs in the next one', async () => {
-    let first: typeof import('arc-session') | undefined
-    let restarted: typeof import('arc-session') | undefined
-    await warningsOf(() => {
-      jest.isolateModules(() => { first = require('arc-session') })
-      jest.isolateModules(() => { restarted = require('arc-session') })
-    })
-    const appWith = (lib: typeof import('arc-session')) => {
-      const app = express()
-      app.use(lib.arcSession({ env: {}, cookie: { secure: false } }))
-      app.get('/write', (req, res) => { req.session.n = 42; res.send('ok') })
-      app.get('/read', (req, res) => { res.json(req.session) })
-      return app
-    }
-    const written = await request(appWith(first!)).get('/write').expect(200)
-    const cookie = sessionCookies(written)[0]!
-    const sameProcess = await request(appWith(first!)).get('/read').set('Cookie', `${cookie.name}=${cookie.value}`).expect(200)
-    expect(sameProcess.body).toEqual({ n: 42 })
-    const afterRestart = await request(appWith(restarted!)).get('/read').set('Cookie', `${cookie.name}=${cookie.value}`).expect(200)
-    expect(afterRestart.body).toEqual({})
-  })
-
+  // First: a warning is said once per process, so after the tests below it could no longer be seen.
   test('no warning when a secret is given', async () => {
     const warnings = await warningsOf(() => {
       jest.isolateModules(() => {
@@ -205,6 +220,47 @@ describe('no secret outside production', () => {
       })
     })
     expect(warnings).not.toContain('ARC_SESSION_EPHEMERAL_KEY')
+    expect(warnings).not.toContain('ARC_SESSION_DEVELOPMENT_KEY')
+  })
+
+  test('works with the development key file and warns exactly once, however many apps are made and the module loaded', async () => {
+    const dev = { ARC_SESSION_DEV_KEY_DIR: await keyFolder() }
+    const warnings = await warningsOf(() => {
+      for (let load = 0; load < 2; load++) {
+        jest.isolateModules(() => {
+          const fresh = require('arc-session') as typeof import('arc-session')
+          for (let i = 0; i < 3; i++) fresh.arcSession({ env: dev, cookie: { secure: false } })
+          fresh.arcSession({ env: { ...dev, NODE_ENV: 'development' }, table: 'jwe' })
+          fresh.arcSession({ env: { ...dev, ARC_ENV: 'testing' }, algorithm: 'A128GCM' })
+        })
+      }
+    })
+    expect(warnings.filter(code => code === 'ARC_SESSION_DEVELOPMENT_KEY')).toHaveLength(1)
+    expect(warnings).not.toContain('ARC_SESSION_EPHEMERAL_KEY')
+  })
+
+  test('the development key is shared by every app and by the next start; another key folder holds another key', async () => {
+    const dev = { ARC_SESSION_DEV_KEY_DIR: await keyFolder() }
+    const elsewhere = { ARC_SESSION_DEV_KEY_DIR: await keyFolder() }
+    let first: typeof import('arc-session') | undefined
+    let restarted: typeof import('arc-session') | undefined
+    await warningsOf(() => {
+      jest.isolateModules(() => { first = require('arc-session') })
+      jest.isolateModules(() => { restarted = require('arc-session') })
+    })
+    const appWith = (lib: typeof import('arc-session'), env: Env) => {
+      const app = express()
+      app.use(lib.arcSession({ env, cookie: { secure: false } }))
+      app.get('/write', (req, res) => { req.session.n = 42; res.send('ok') })
+      app.get('/read', (req, res) => { res.json(req.session) })
+      return app
+    }
+    const written = await request(appWith(first!, dev)).get('/write').expect(200)
+    const cookie = sessionCookies(written)[0]!
+    const pair = `${cookie.name}=${cookie.value}`
+    expect((await request(appWith(first!, dev)).get('/read').set('Cookie', pair).expect(200)).body).toEqual({ n: 42 })
+    expect((await request(appWith(restarted!, dev)).get('/read').set('Cookie', pair).expect(200)).body).toEqual({ n: 42 })
+    expect((await request(appWith(restarted!, elsewhere)).get('/read').set('Cookie', pair).expect(200)).body).toEqual({})
   })
 })
 

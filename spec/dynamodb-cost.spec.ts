@@ -14,7 +14,7 @@ import {
  */
 
 const TTL = 1000
-const RESERVED = new Set(['_idx', '_secret', '_ttl', '_touched', '_created'])
+const RESERVED = new Set(['_idx', '_secret', '_ttl', '_touched', '_created', '_sid', '_maxAge'])
 
 function buildApp (client: CountingClient, table: string, clock: TestClock): express.Express {
   const app = express()
@@ -45,7 +45,7 @@ function buildApp (client: CountingClient, table: string, clock: TestClock): exp
     req.session.count = Number(req.session.count ?? 0) + 1
     res.send('changed')
   })
-  app.post('/regenerate', (req, res, next) => { req.session.regenerate().then(() => res.send('ok'), next) })
+  app.post('/regenerate', (req, res, next) => { req.session.regenerate({ keep: true }).then(() => res.send('ok'), next) })
   app.post('/destroy', (req, res, next) => { req.session.destroy().then(() => res.send('ok'), next) })
   app.use(errorHandler)
   return app
@@ -225,7 +225,7 @@ describe('DynamoDB cost per request', () => {
     expect(item?.nested).toEqual({ M: { x: { N: '1' }, y: { L: [{ N: '1' }, { N: '2' }, { N: '3' }] } } })
   })
 
-  it('regenerate() is one PutItem for the new id and one DeleteItem for the old; destroy() is one DeleteItem', async () => {
+  it('regenerate({ keep: true }) is one PutItem for the new id and one DeleteItem for the old; destroy() is one DeleteItem', async () => {
     const cookie = await createSession({ user: 'ada' })
     counter.reset()
     const res = await request(app).post('/regenerate').set('Cookie', cookie).expect(200)

@@ -17,6 +17,7 @@ const FRAMEWORKS: Array<[string, Make]> = [['Express 5', express], ['Express 4',
 
 const TTL = 3600
 const ID = /^[A-Za-z0-9_-]{24}$/
+const SID = /^[A-Za-z0-9_-]{22}$/
 
 function buildApp (make: Make, options: ArcSessionOptions): express.Express {
   const app = make()
@@ -35,7 +36,7 @@ function buildApp (make: Make, options: ArcSessionOptions): express.Express {
     res.send('ok')
   })
   app.post('/regenerate', (req, res, next) => {
-    req.session.regenerate().then(() => { res.json(req.session) }, next)
+    req.session.regenerate({ keep: req.query.keep !== undefined }).then(() => { res.json(req.session) }, next)
   })
   app.post('/destroy', (req, res, next) => {
     req.session.destroy().then(() => { res.json(req.session) }, next)
@@ -78,7 +79,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
   }
 
   describe('the item', () => {
-    it("is arc's layout: _idx hash key, a 24-char _secret, _ttl in epoch seconds, _touched, _created, and the data as native attributes", async () => {
+    it("is arc's layout: _idx hash key, a 24-char _secret, _ttl in epoch seconds, _touched, _created, the _sid, and the data as native attributes", async () => {
       const { id } = await createSession({ name: 'ada', n: 3, flag: false, nothing: null, nested: { list: [1, 'two', true, null], deep: { x: 1.5 } } })
       const item = await getItem(counting.client, table, id)
       expect(item).toBeDefined()
@@ -87,6 +88,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
       expect(item?._ttl).toEqual({ N: String(clock.seconds + TTL) })
       expect(item?._created).toEqual({ N: String(clock.seconds) })
       expect(item?._touched).toEqual({ N: String(clock.seconds) })
+      expect(item?._sid?.S).toMatch(SID)
       expect(item?.name).toEqual({ S: 'ada' })
       expect(item?.n).toEqual({ N: '3' })
       expect(item?.flag).toEqual({ BOOL: false })
@@ -97,7 +99,7 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
           deep: { M: { x: { N: '1.5' } } }
         }
       })
-      expect(Object.keys(item ?? {}).sort()).toEqual(['_created', '_idx', '_secret', '_touched', '_ttl', 'flag', 'n', 'name', 'nested', 'nothing'])
+      expect(Object.keys(item ?? {}).sort()).toEqual(['_created', '_idx', '_secret', '_sid', '_touched', '_ttl', 'flag', 'n', 'name', 'nested', 'nothing'])
     })
 
     it('round-trips the data through the next request', async () => {
@@ -148,14 +150,18 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
     })
 
     it('cannot be overwritten through the session, on a new session or an existing one', async () => {
-      const forged = { _idx: 'attacker-chosen-id-xxxxx', _secret: 'stolen', _ttl: 1, _created: 2 }
+      // Well-shaped values, so that only their being reserved keeps them out (_maxAge: 1 would end the session in a second).
+      const forged = { _secret: 'stolen', _ttl: 1, _created: 2, _touched: 3, _sid: 'attackerChosenSid_0000', _maxAge: 1 }
       const { pair, id } = await createSession({ user: 'ada', ...forged })
       const created = await getItem(counting.client, table, id)
       expect(created?._idx).toEqual({ S: id })
       expect(created?._secret?.S).toMatch(ID)
       expect(created?._ttl).toEqual({ N: String(clock.seconds + TTL) })
       expect(created?._created).toEqual({ N: String(clock.seconds) })
-      expect(await getItem(counting.client, table, forged._idx)).toBeUndefined()
+      expect(created?._touched).toEqual({ N: String(clock.seconds) })
+      expect(created?._sid?.S).toMatch(SID)
+      expect(created?._sid).not.toEqual({ S: forged._sid })
+      expect(created?._maxAge).toBeUndefined()
 
       clock.advance(60)
       await request(app).post('/set').set('Cookie', pair).send({ more: 1, ...forged }).expect(200)
@@ -163,18 +169,36 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
       expect(updated?._idx).toEqual({ S: id })
       expect(updated?._secret).toEqual(created?._secret)
       expect(updated?._created).toEqual(created?._created)
+      expect(updated?._sid).toEqual(created?._sid)
       expect(updated?._ttl).toEqual({ N: String(clock.seconds + TTL) })
+      expect(updated?._touched).toEqual({ N: String(clock.seconds) })
+      expect(updated?._maxAge).toBeUndefined()
       expect(updated?.more).toEqual({ N: '1' })
 
       const res = await request(app).get('/get').set('Cookie', pair).expect(200)
       expect(res.body).toEqual({ user: 'ada', more: 1 })
     })
+
+    it('_idx cannot be assigned at all: the route gets a TypeError, and no item takes the chosen id', async () => {
+      const chosen = 'attacker-chosen-id-xxxxx'
+      const { pair, id } = await createSession({ user: 'ada' })
+      const before = await getItem(counting.client, table, id)
+      for (const cookie of [undefined, pair]) {
+        const attempt = request(app).post('/set').send({ _idx: chosen })
+        const res = await (cookie === undefined ? attempt : attempt.set('Cookie', cookie)).expect(500)
+        expect(res.body.error).toBe('TypeError')
+        expect(res.body.message).toMatch(/_idx cannot be assigned/)
+      }
+      expect(await getItem(counting.client, table, chosen)).toBeUndefined()
+      expect(await getItem(counting.client, table, id)).toEqual(before)
+    })
   })
 
   describe('regenerate()', () => {
-    it('moves the data to a new id and deletes the old item', async () => {
+    it('with { keep: true } moves the data to a new id and deletes the old item', async () => {
       const { pair, id } = await createSession({ user: 'ada', cart: [1, 2] })
-      const res = await request(app).post('/regenerate').set('Cookie', pair).expect(200)
+      const old = await getItem(counting.client, table, id)
+      const res = await request(app).post('/regenerate?keep').set('Cookie', pair).expect(200)
       expect(res.body).toEqual({ user: 'ada', cart: [1, 2] })
       const next = sessionPair(res)
       const newId = idOf(next).id
@@ -184,9 +208,22 @@ describe.each(FRAMEWORKS)('DynamoDB store through %s', (_name, make) => {
       const item = await getItem(counting.client, table, newId)
       expect(item?.user).toEqual({ S: 'ada' })
       expect(item?.cart).toEqual({ L: [{ N: '1' }, { N: '2' }] })
+      expect(item?._sid?.S).toMatch(SID)
+      expect(item?._sid).not.toEqual(old?._sid)
 
       expect((await request(app).get('/get').set('Cookie', next).expect(200)).body).toEqual({ user: 'ada', cart: [1, 2] })
       expect((await request(app).get('/get').set('Cookie', pair).expect(200)).body).toEqual({})
+    })
+
+    it('without keep deletes the old item and stores nothing for the new, empty session', async () => {
+      const { pair, id } = await createSession({ user: 'ada' })
+      const count = await itemCount(counting.client, table)
+      const res = await request(app).post('/regenerate').set('Cookie', pair).expect(200)
+      expect(res.body).toEqual({})
+      expect(expiresSession(res)).toBe(true)
+      expect(sessionSetCookie(res)).toBeUndefined()
+      expect(await getItem(counting.client, table, id)).toBeUndefined()
+      expect(await itemCount(counting.client, table)).toBe(count - 1)
     })
   })
 

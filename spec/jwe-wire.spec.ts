@@ -118,10 +118,10 @@ describe.each(ALGORITHMS)('tokens we write with %s', algorithm => {
     expect(segmentsOf(again)[2]).not.toBe(segmentsOf(token)[2])
   })
 
-  it(`jose opens them with the first ${KEY_BYTES[algorithm]} bytes of the secret: our data plus iat, exp and _created`, async () => {
+  it(`jose opens them with the first ${KEY_BYTES[algorithm]} bytes of the secret: our data plus _sid, _created, iat and exp`, async () => {
     const { plaintext, protectedHeader } = await jose.compactDecrypt(token, rawKey(SECRET, algorithm))
     expect(protectedHeader).toEqual(headerOf(token))
-    expect(JSON.parse(decoder.decode(plaintext))).toEqual({ ...data, iat: NOW, exp: NOW + ttl, _created: NOW })
+    expect(JSON.parse(decoder.decode(plaintext))).toEqual({ ...data, _sid: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/), _created: NOW, iat: NOW, exp: NOW + ttl })
   })
 
   it('jose does not open them with any other key', async () => {

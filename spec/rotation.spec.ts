@@ -276,30 +276,39 @@ describe('DynamoDB store: cookie signatures (DESIGN.md section 4 vectors)', () =
     return makeApp({ table, dynamodb: { client }, ttl: TTL, secret })
   }
 
-  test('a cookie carrying the vector signature finds its item', async () => {
-    for (const vector of VECTORS) {
-      await putItem(vector.id, `signed with ${vector.secret}`)
-      const { app, rejects } = vectorApp(vector.secret)
-      const response = await request(app).get('/').set('Cookie', `_idx=${encodeURIComponent(vector.cookie)}`)
-        .expect(200, { note: `signed with ${vector.secret}` })
-      // Current key, fresh item: nothing to re-issue.
-      expect(sessionSetCookies(response)).toEqual([])
-      expect(rejects).toEqual([])
-    }
+  test('a cookie carrying the vector signature of the current secret finds its item', async () => {
+    const [myapp] = VECTORS
+    await putItem(myapp.id, 'signed with myapp')
+    const { app, rejects } = vectorApp(myapp.secret)
+    const response = await request(app).get('/').set('Cookie', `_idx=${encodeURIComponent(myapp.cookie)}`)
+      .expect(200, { note: 'signed with myapp' })
+    // Current key, fresh item: nothing to re-issue.
+    expect(sessionSetCookies(response)).toEqual([])
+    expect(rejects).toEqual([])
   })
 
   test('cookies signed by any listed secret verify; re-issuing signs exactly as cookie-signature does', async () => {
     const [myapp, fallback] = VECTORS
     await putItem(myapp.id, 'first')
     await putItem(fallback.id, 'second')
-    const { app, rejects } = vectorApp(['myapp', 'fallback'])
+    // arc's public "fallback" may only be a previous secret, never the current one.
+    const { app, rejects } = vectorApp(['myapp', OLD, 'fallback'])
 
-    // The second vector verifies under the previous secret, and is re-signed with the current one.
+    // The second vector verifies under "fallback"; being public, its session moves to a new id, signed with the current secret.
     const second = await request(app).get('/').set('Cookie', `_idx=${encodeURIComponent(fallback.cookie)}`).expect(200, { note: 'second' })
-    expect(decodeURIComponent(issued(second).value)).toBe(`${fallback.id}.${signature(fallback.id, 'myapp')}`)
+    const moved = decodeURIComponent(issued(second).value)
+    const movedId = moved.slice(0, moved.lastIndexOf('.'))
+    expect(movedId).toMatch(/^[A-Za-z0-9_-]{24}$/)
+    expect(movedId).not.toBe(fallback.id)
+    expect(moved).toBe(`${movedId}.${signature(movedId, 'myapp')}`)
+    await request(app).get('/').set('Cookie', `_idx=${issued(second).value}`).expect(200, { note: 'second' })
+    // The vector's own item was retired with the move.
+    expect(rejects).toEqual([])
+    await request(app).get('/').set('Cookie', `_idx=${encodeURIComponent(fallback.cookie)}`).expect(200, {})
+    expect(rejects.splice(0)).toEqual(['expired'])
 
-    // The first vector's id, signed with the previous secret, is re-issued as exactly the first vector.
-    const oldSigned = encodeURIComponent(`${myapp.id}.${signature(myapp.id, 'fallback')}`)
+    // The first vector's id, signed with a (private) previous secret, keeps its id: re-issued as exactly the first vector.
+    const oldSigned = encodeURIComponent(`${myapp.id}.${signature(myapp.id, OLD)}`)
     const first = await request(app).get('/').set('Cookie', `_idx=${oldSigned}`).expect(200, { note: 'first' })
     expect(issued(first).value).toBe(encodeURIComponent(myapp.cookie))
     expect(issued(first).value).toContain('%2B')

@@ -3,6 +3,7 @@ import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { DescribeTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb'
+import type { TableDescription } from '@aws-sdk/client-dynamodb'
 import express from 'express'
 import request from 'supertest'
 import { ConfigError, arcSession, createTable } from 'arc-session'
@@ -47,33 +48,49 @@ async function closedPort (): Promise<number> {
   return port
 }
 
+/** The sparse index on _user that lists a user's sessions, projecting what such a list shows. */
+function expectUserIndex (table: TableDescription | undefined): void {
+  expect(table?.GlobalSecondaryIndexes).toHaveLength(1)
+  const index = table?.GlobalSecondaryIndexes?.[0]
+  expect(index?.IndexName).toBe('arc-session-user')
+  expect(index?.KeySchema).toEqual([{ AttributeName: '_user', KeyType: 'HASH' }])
+  expect(index?.Projection?.ProjectionType).toBe('INCLUDE')
+  expect([...(index?.Projection?.NonKeyAttributes ?? [])].sort()).toEqual(['_created', '_device', '_kind', '_sid', '_touched', '_ttl'])
+}
+
 describe('createTable()', () => {
   const client = newClient()
   afterAll(() => { client.destroy() })
 
-  it('makes the table with an _idx string hash key and on-demand billing; TTL is reported unsupported on dynalite', async () => {
+  it('makes the table with an _idx string hash key, on-demand billing and the user index; TTL is reported unsupported on dynalite', async () => {
     const name = uniqueTable('create')
     const result = await createTable(name, { endpoint: testEndpoint(), region: REGION })
-    expect(result).toEqual({ created: true, ttl: 'unsupported' })
+    expect(result).toEqual({ created: true, ttl: 'unsupported', userIndex: 'created' })
 
     const { Table } = await client.send(new DescribeTableCommand({ TableName: name }))
     expect(Table?.TableStatus).toBe('ACTIVE')
     expect(Table?.KeySchema).toEqual([{ AttributeName: '_idx', KeyType: 'HASH' }])
-    expect(Table?.AttributeDefinitions).toEqual([{ AttributeName: '_idx', AttributeType: 'S' }])
+    expect(Table?.AttributeDefinitions).toEqual(expect.arrayContaining([
+      { AttributeName: '_idx', AttributeType: 'S' },
+      { AttributeName: '_user', AttributeType: 'S' }
+    ]))
+    expect(Table?.AttributeDefinitions).toHaveLength(2)
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST')
+    expectUserIndex(Table)
   })
 
   it('is idempotent: a second call finds the table and reports created: false', async () => {
     const name = uniqueTable('twice')
     expect((await createTable(name, { endpoint: testEndpoint(), region: REGION })).created).toBe(true)
-    expect(await createTable(name, { endpoint: testEndpoint(), region: REGION })).toEqual({ created: false, ttl: 'unsupported' })
+    expect(await createTable(name, { endpoint: testEndpoint(), region: REGION })).toEqual({ created: false, ttl: 'unsupported', userIndex: 'present' })
     const { Table } = await client.send(new DescribeTableCommand({ TableName: name }))
     expect(Table?.KeySchema).toEqual([{ AttributeName: '_idx', KeyType: 'HASH' }])
+    expect(Table?.GlobalSecondaryIndexes).toHaveLength(1)
   })
 
   it('accepts a ready client and leaves it open for its owner', async () => {
     const name = uniqueTable('with-client')
-    expect(await createTable(name, { client })).toEqual({ created: true, ttl: 'unsupported' })
+    expect(await createTable(name, { client })).toEqual({ created: true, ttl: 'unsupported', userIndex: 'created' })
     // Still usable: createTable did not destroy the caller's client.
     const { TableNames } = await client.send(new ListTablesCommand({}))
     expect(TableNames).toContain(name)
@@ -98,10 +115,12 @@ describe('arc-session create-table (CLI)', () => {
     const { Table } = await client.send(new DescribeTableCommand({ TableName: name }))
     expect(Table?.KeySchema).toEqual([{ AttributeName: '_idx', KeyType: 'HASH' }])
     expect(Table?.BillingModeSummary?.BillingMode).toBe('PAY_PER_REQUEST')
+    expectUserIndex(Table)
 
     const again = await cli(['create-table', name, `--endpoint=${testEndpoint()}`])
     expect(again.code).toBe(0)
     expect(again.stdout).toContain(`table ${name}: already exists`)
+    expect(again.stdout).toContain('user index: already there')
   }, SPAWN_TIMEOUT)
 
   it.each([
@@ -113,7 +132,9 @@ describe('arc-session create-table (CLI)', () => {
   ])('bad usage (%s) exits 2 with the usage text', async (_case, args) => {
     const run = await cli(args)
     expect(run.code).toBe(2)
-    expect(`${run.stdout}${run.stderr}`).toContain('usage: arc-session create-table <name> [--endpoint URL]')
+    const said = `${run.stdout}${run.stderr}`
+    expect(said).toContain('usage: arc-session create-table <name> [options]')
+    expect(said).toMatch(/^\s+--endpoint URL\s/m)
   }, SPAWN_TIMEOUT)
 
   it('--endpoint without a value exits 2 and says so', async () => {

@@ -41,7 +41,8 @@ export function createDemoApp (options: ArcSessionOptions = {}): express.Express
   app.post('/login', async (req, res) => {
     const name = String(req.body?.name ?? '').trim().slice(0, 40)
     if (name === '') { res.redirect(303, '/'); return }
-    await req.session.regenerate()
+    // A new identity at sign-in; the visits and notes come along (a plain regenerate() starts empty).
+    await req.session.regenerate({ keep: true })
     req.session.user = name
     res.redirect(303, '/')
   })

@@ -7,13 +7,15 @@ app.use(arcSession())
 
 app.post('/login', async (req, res) => {
   // ...check the credentials, then:
-  await req.session.regenerate()    // new token or id, new absolute lifetime: no session fixation
+  const returnTo = req.session.returnTo    // read what the signed-in session needs first:
+  await req.session.regenerate()           // a new id and an empty session; nothing from before carries over
   req.session.name = req.body.name
-  res.redirect(303, '/')
+  await req.session.save()                 // stored before the browser follows the redirect
+  res.redirect(303, returnTo ?? '/')
 })
 
 app.post('/logout', async (req, res) => {
-  await req.session.destroy()       // data gone, DynamoDB item deleted, cookie expired
+  await req.session.destroy()              // data gone, DynamoDB item deleted, cookie expired
   res.redirect(303, '/')
 })
 

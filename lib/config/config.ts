@@ -212,7 +212,7 @@ function resolveStore (options: ArcSessionOptions, env: Env, cookieName: string)
   const { checkSsmInstalled, inArchitect, tableFinder } = require('./architect') as typeof import('./architect')
   const sandbox = sandboxOf(env)
   const dynamodb = options.dynamodb ?? {}
-  const { client, timeoutMs } = resolveClient(dynamodb, env, sandbox)
+  const { client, timeoutMs, local } = resolveClient(dynamodb, env, sandbox)
   // Under Architect a table may be named by its logical name, as arc allows; a client given by hand means a table outside it.
   const discover = dynamodb.client === undefined && dynamodb.endpoint === undefined && inArchitect(env, sandbox)
   if (discover) checkSsmInstalled(tableSetting.name)
@@ -221,7 +221,8 @@ function resolveStore (options: ArcSessionOptions, env: Env, cookieName: string)
     keys: signingKeys(secrets),
     client,
     timeoutMs,
-    cookieName
+    cookieName,
+    local
   })
   return { store, storeKind: 'dynamodb', table, keySource: source }
 }

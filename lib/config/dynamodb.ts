@@ -20,6 +20,8 @@ export interface ClientSettings {
   readonly client: DynamoDBClient
   /** Milliseconds an operation may take, retries included. */
   readonly timeoutMs: number
+  /** The client talks to a DynamoDB on this machine (Sandbox, dynalite), as far as the settings say. */
+  readonly local: boolean
 }
 
 /** Names for the errors: library options, or the CLI's flags. */
@@ -60,7 +62,7 @@ export function resolveClient (options: DynamoDBOptions, env: Env, sandbox: Sand
     if (typeof options.client !== 'object' || options.client === null || typeof (options.client as { send?: unknown }).send !== 'function') {
       throw new ConfigError(names.client, 'expected a DynamoDBClient from @aws-sdk/client-dynamodb')
     }
-    return { client: options.client, timeoutMs }
+    return { client: options.client, timeoutMs, local: false }
   }
 
   let endpoint = options.endpoint
@@ -93,7 +95,7 @@ export function resolveClient (options: DynamoDBOptions, env: Env, sandbox: Sand
     maxAttempts: 3,
     requestHandler: { connectionTimeout: Math.min(timeoutMs, 3000), requestTimeout: timeoutMs }
   })
-  return { client, timeoutMs }
+  return { client, timeoutMs, local }
 }
 
 function isHttpUrl (text: string): boolean {

@@ -134,6 +134,6 @@ function isBlank (code: number): boolean {
  */
 const SOUND_ASCII_ESCAPES = /^(?:[^%]|%[0-7][0-9A-Fa-f])*$/
 
-function decodeAscii (value: string): string {
+export function decodeAscii (value: string): string {
   return SOUND_ASCII_ESCAPES.test(value) ? decodeURIComponent(value) : value
 }

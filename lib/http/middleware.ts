@@ -7,7 +7,7 @@ import { HeadersSentError, sessionFailure } from '../errors'
 import { SessionEngine } from '../session/engine'
 import { SessionHandle, attach, clearData } from '../session/handle'
 import type { SessionUsers, UserSession } from '../session/users'
-import { blankSession, copyData, sessionPrototype } from '../session/session'
+import { blankSession, copyData, sessionPrototype, type Session } from '../session/session'
 import type { SessionState } from '../session/state'
 import { isPending } from '../util/awaitable'
 import { plainHttpHost, warnIfDropped } from './insecure'
@@ -16,6 +16,9 @@ import type { CommitHooks } from './response-gate'
 import { gateResponse, installResponseHooks } from './response-hooks'
 
 export type NextFunction = (error?: unknown) => void
+
+/** A node:http request the middleware has handled (Express's `req` is typed through Express.Request instead). */
+export type SessionRequest = IncomingMessage & { session: Session, readonly sessionID: string }
 
 const settled: NextFunction = () => {}
 

@@ -1,5 +1,5 @@
 import { joinChunks, pairBytes, splitIntoChunks } from '../cookie/chunks'
-import { findSessionCookies } from '../cookie/parse'
+import { decodeAscii, findSessionCookies } from '../cookie/parse'
 import { serializeCookie } from '../cookie/serialize'
 import { newSessionId, sessionIdOf } from '../crypto/ids'
 import { HeadersSentError, SessionTooLargeError, type RejectReason } from '../errors'
@@ -337,7 +337,8 @@ export class SessionEngine {
         log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
         state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data: session, created, touched: result.touched ?? touched, expires }
         state.baseline = json
-        state.source = result.cookie
+        // As a later request's Cookie header would bring it back (reload() reads it again).
+        state.source = result.cookie.includes('%') ? decodeAscii(result.cookie) : result.cookie
         if (meta.sid !== undefined) state.sidKept = 'saved'
         state.ownSaved = state.own
         state.userSaved = user

@@ -36,7 +36,12 @@ function makeApp (makeExpress: ExpressFactory, options: ArcSessionOptions) {
     res.json(req.session)
   })
   app.post('/regenerate', async (req, res) => {
+    const previous = req.session
     await req.session.regenerate()
+    res.json({ previous, now: req.session })
+  })
+  app.post('/regenerate-keep', async (req, res) => {
+    await req.session.regenerate({ keep: true })
     res.json(req.session)
   })
   app.post('/destroy', async (req, res) => {
@@ -60,10 +65,13 @@ function makeApp (makeExpress: ExpressFactory, options: ArcSessionOptions) {
       res.json(req.session)
     })
   })
-  // passport >= 0.6 logs in like this: regenerate(cb), set the user, save(cb), then redirect.
+  // passport >= 0.6 logs in like this: regenerate(cb), (with keepSessionInfo) merge the previous
+  // session object into the new one, set the user, save(cb), then redirect.
   app.post('/passport-login', (req, res, next) => {
+    const previous = req.session
     req.session.regenerate(error => {
       if (error !== null) { next(error); return }
+      if (req.query.keepSessionInfo !== undefined) Object.assign(req.session, previous)
       req.session.passport ??= {}
       req.session.passport.user = 'ada'
       req.session.save(saveError => {
@@ -124,11 +132,32 @@ export function defineBehaviourSuite (store: StoreUnderTest): void {
         expect((await agent.get('/count')).body).toEqual({ count: 2 })
       })
 
-      test('regenerate() gives a new cookie value and keeps the data', async () => {
+      test('regenerate() starts an empty session in a new object; the previous object keeps its data', async () => {
         const the = app()
         const agent = request.agent(the)
         const before = sessionCookies(await agent.post('/set').send({ user: 'ada', role: 'admin' }).expect(200))
         const regenerated = await agent.post('/regenerate').expect(200)
+        expect(regenerated.body).toEqual({ previous: { user: 'ada', role: 'admin' }, now: {} })
+        // Nothing to keep: the browser's session cookie is expired, and the next request is anonymous.
+        const after = sessionCookies(regenerated)
+        expect(after.length).toBeGreaterThan(0)
+        expect(after.every(isExpired)).toBe(true)
+        expect((await agent.get('/read').expect(200)).body).toEqual({})
+
+        const replayed = await request(the).get('/read').set('Cookie', cookieHeader(before)).expect(200)
+        if (store.hasIds) {
+          expect(replayed.body).toEqual({})
+        } else {
+          // A cookie store cannot revoke what it already handed out: the old token still holds the old data.
+          expect(replayed.body).toEqual({ user: 'ada', role: 'admin' })
+        }
+      })
+
+      test('regenerate({ keep: true }) gives a new cookie value and keeps the data', async () => {
+        const the = app()
+        const agent = request.agent(the)
+        const before = sessionCookies(await agent.post('/set').send({ user: 'ada', role: 'admin' }).expect(200))
+        const regenerated = await agent.post('/regenerate-keep').expect(200)
         const after = sessionCookies(regenerated)
         expect(after.length).toBeGreaterThan(0)
         expect(after.every(cookie => !isExpired(cookie))).toBe(true)
@@ -199,15 +228,19 @@ export function defineBehaviourSuite (store: StoreUnderTest): void {
         expect((await agent.get('/read')).body).toEqual({ saved: 'callback' })
       })
 
-      test('passport 0.6 style login: regenerate(cb), then save(cb), then redirect', async () => {
+      test.each([
+        ['drops what the visitor had', '', { passport: { user: 'ada' } }],
+        ['with keepSessionInfo keeps it', '?keepSessionInfo', { cart: ['book'], passport: { user: 'ada' } }]
+      ])('passport 0.6 style login (regenerate(cb), save(cb), redirect) %s', async (_what, query, expected) => {
         const agent = request.agent(app())
         const before = sessionCookies(await agent.post('/set').send({ cart: ['book'] }).expect(200))
-        const login = await agent.post('/passport-login').expect(302)
+        const login = await agent.post(`/passport-login${query}`).expect(302)
         expect(login.headers.location).toBe('/read')
         const after = sessionCookies(login)
         expect(after.length).toBeGreaterThan(0)
+        expect(after.every(cookie => !isExpired(cookie))).toBe(true)
         expect(cookieHeader(after)).not.toEqual(cookieHeader(before))
-        expect((await agent.get('/read')).body).toEqual({ cart: ['book'], passport: { user: 'ada' } })
+        expect((await agent.get('/read')).body).toEqual(expected)
       })
 
       test('JSON.stringify(req.session) is the data alone; the methods are there but not enumerable', async () => {

@@ -1,14 +1,16 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { StoreError } from '../../errors'
+import { warnOnce } from '../../util/warn'
 import { storeFailure } from './errors'
 import type { Sdk } from './sdk'
 
 /**
  * What `sessions.ready()` checks before traffic arrives: the table exists and is ACTIVE, its key is
  * arc's (`_idx`, a string hash key), TTL is on `_ttl`, and the credentials are accepted. Each
- * failure says what to do. A local DynamoDB without TTL (dynalite) passes.
+ * failure says what to do. TTL off is a warning, not a failure (sessions are still refused once
+ * expired; they are only never deleted), and is not looked at on a local DynamoDB (dynalite has none).
  */
-export async function checkTable (sdk: Sdk, client: DynamoDBClient, table: string, timeoutMs: number): Promise<void> {
+export async function checkTable (sdk: Sdk, client: DynamoDBClient, table: string, timeoutMs: number, local: boolean): Promise<void> {
   const send = async <T>(operation: string, command: unknown): Promise<T> => {
     try {
       return await (client.send as (command: unknown, options: { abortSignal: AbortSignal }) => Promise<T>)(command, { abortSignal: AbortSignal.timeout(timeoutMs) })
@@ -27,18 +29,12 @@ export async function checkTable (sdk: Sdk, client: DynamoDBClient, table: strin
   if (description?.TableStatus !== undefined && description.TableStatus !== 'ACTIVE' && description.TableStatus !== 'UPDATING') {
     throw new StoreError(`DynamoDB table "${table}" is ${description.TableStatus}, not ACTIVE`)
   }
-  let ttl: import('@aws-sdk/client-dynamodb').DescribeTimeToLiveCommandOutput
-  try {
-    ttl = await (client.send as (command: unknown, options: { abortSignal: AbortSignal }) => Promise<typeof ttl>)(
-      new sdk.DescribeTimeToLiveCommand({ TableName: table }), { abortSignal: AbortSignal.timeout(timeoutMs) })
-  } catch (error) {
-    // dynalite has no TTL at all: nothing to check there.
-    if ((error as { name?: string }).name === 'UnknownOperationException') return
-    throw storeFailure(error, 'DescribeTimeToLive', table)
-  }
+  if (local) return
+  const ttl = await send<import('@aws-sdk/client-dynamodb').DescribeTimeToLiveCommandOutput>('DescribeTimeToLive', new sdk.DescribeTimeToLiveCommand({ TableName: table }))
   const { TimeToLiveStatus: status, AttributeName: attribute } = ttl.TimeToLiveDescription ?? {}
   if ((status !== 'ENABLED' && status !== 'ENABLING') || attribute !== '_ttl') {
-    throw new StoreError(`DynamoDB table "${table}" does not expire sessions: TTL must be on the _ttl attribute ` +
-      `(it is ${status ?? 'DISABLED'}${attribute === undefined ? '' : ` on ${attribute}`}); \`npx arc-session create-table ${table}\` turns it on for an existing table`)
+    warnOnce(`ARC_SESSION_TTL_OFF_${table}`, `DynamoDB table "${table}" does not delete expired sessions: TTL is not on the _ttl attribute ` +
+      `(it is ${status ?? 'DISABLED'}${attribute === undefined ? '' : ` on ${attribute}`}). They are refused once expired, but stay in the table; ` +
+      `\`npx arc-session create-table ${table}\` turns TTL on for an existing table`)
   }
 }

@@ -43,6 +43,8 @@ export interface DynamoDBStoreSettings {
   readonly timeoutMs: number
   /** The session cookie's name: any but `_idx` is bound into the signature. */
   readonly cookieName: string
+  /** A DynamoDB on this machine (dynalite, Sandbox): ready() does not look for TTL there. */
+  readonly local?: boolean
 }
 
 /**
@@ -63,6 +65,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
   private finding: Promise<string> | undefined
   private readonly findTable: (() => Promise<string>) | undefined
   private readonly userSend: ReturnType<typeof sender>
+  private readonly local: boolean
 
   constructor (settings: DynamoDBStoreSettings) {
     this.keys = settings.keys
@@ -72,6 +75,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
     if (typeof settings.table === 'string') this.tableName = settings.table
     else this.findTable = settings.table
     this.userSend = sender(this.client, () => this.table(), this.timeoutMs)
+    this.local = settings.local === true
   }
 
   /** The table, once it is known: discovery runs once per process, and again only after it failed. */
@@ -214,7 +218,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
   /** Checks the table exists with arc's key schema, TTL on `_ttl`, and that the credentials work. */
   async ready (): Promise<void> {
     const table = await this.table()
-    await checkTable(this.sdk, this.client, table, this.timeoutMs)
+    await checkTable(this.sdk, this.client, table, this.timeoutMs, this.local)
   }
 
   private async create (request: SaveRequest, context: StoreContext): Promise<SaveResult> {
