@@ -278,8 +278,6 @@ describe('DynamoDB cost per request', () => {
 
       const reads = counter.reads()
       const writes = counter.writes()
-      console.log(`[dynamodb-cost] arc-session, 1,000 requests (500 first visits without a cookie, 400 read-only, 100 changes): ` +
-        `reads=${reads} writes=${writes} total=${reads + writes} by command=${JSON.stringify(summary(counter))}`)
       expect(reads).toBe(500)
       expect(writes).toBe(100)
       expect(counter.count('UpdateItem')).toBe(100)
@@ -346,11 +344,7 @@ describe('the same mix with express-session + connect-dynamodb, for comparison',
 
   it('costs more than arc-session, as recommended (resave: false, saveUninitialized: false) and with its defaults', async () => {
     const recommended = await measure({ resave: false, saveUninitialized: false })
-    console.log(`[dynamodb-cost] express-session + connect-dynamodb (resave: false, saveUninitialized: false), same 1,000 requests: ` +
-      `reads=${recommended.reads} writes=${recommended.writes} total=${recommended.reads + recommended.writes}`)
     const defaults = await measure({ resave: true, saveUninitialized: true })
-    console.log(`[dynamodb-cost] express-session + connect-dynamodb (resave: true, saveUninitialized: true), same 1,000 requests: ` +
-      `reads=${defaults.reads} writes=${defaults.writes} total=${defaults.reads + defaults.writes}`)
 
     // arc-session's figures for the same mix, asserted above: 500 reads, 100 writes.
     expect(recommended.reads + recommended.writes).toBeGreaterThan(600)
