@@ -3,6 +3,6 @@
 import cjs from '../dist/index.js'
 
 export const {
-  arcSession, read, write, writeCookies, destroy, sessionInfo, createTable,
+  arcSession, read, write, writeCookies, destroy, sessionInfo, createTable, isRevoked, mergeRevocations,
   ArcSessionError, ConfigError, SessionTooLargeError, StoreUnavailableError, StoreError, SessionDataError, HeadersSentError
 } = cjs

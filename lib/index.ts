@@ -7,7 +7,7 @@ export type { ArcSessionOptions, CookieOptions, DynamoDBOptions } from './config
 export type { Session, SessionData, SessionMethods, RegenerateOptions } from './session/session'
 export type { SessionCookie } from './session/cookie'
 export type { UserSession } from './session/users'
-export type { SessionRegistry, RegistryEntry, Revocation } from './stores/registry'
+export { isRevoked, mergeRevocations, type SessionRegistry, type RegistryEntry, type Revocation } from './stores/registry'
 export type { Store, StoreContext, StoredSession, StoredData, LoadResult, SaveRequest, SaveResult } from './stores/store'
 export type { Algorithm } from './crypto/keys'
 export type { Awaitable } from './util/awaitable'

@@ -292,16 +292,16 @@ describe.each(KINDS)('read()/write() bound to the middleware on the %s', (_name,
   test('sessionInfo() reports the store, when the session began and when it ends', async () => {
     const sessions = bound()
     const fresh = await sessions.read({ headers: {} })
-    expect(sessionInfo(fresh)).toEqual({ store: kind, saved: false })
+    expect(sessionInfo(fresh)).toEqual({ store: kind, saved: false, keySource: 'configured' })
     fresh.a = 1
     const setCookie = await sessions.write(fresh)
-    expect(sessionInfo(fresh)).toEqual({ store: kind, saved: true, createdAt: new Date(T0), expiresAt: new Date(T0 + 3600_000) })
+    expect(sessionInfo(fresh)).toEqual({ store: kind, saved: true, createdAt: new Date(T0), expiresAt: new Date(T0 + 3600_000), keySource: 'configured' })
 
     now = T0 + 600_000
     const later = await sessions.read({ headers: { cookie: cookieFrom(setCookie) } })
     later.b = 2
     await sessions.write(later)
-    expect(sessionInfo(later)).toEqual({ store: kind, saved: true, createdAt: new Date(T0), expiresAt: new Date(T0 + 600_000 + 3600_000) })
+    expect(sessionInfo(later)).toEqual({ store: kind, saved: true, createdAt: new Date(T0), expiresAt: new Date(T0 + 600_000 + 3600_000), keySource: 'configured' })
 
     // Near the absolute limit, that limit is the end.
     now = T0

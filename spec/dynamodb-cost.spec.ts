@@ -281,6 +281,7 @@ describe('DynamoDB cost per request', () => {
       expect(reads).toBe(500)
       expect(writes).toBe(100)
       expect(counter.count('UpdateItem')).toBe(100)
+      expect(summary(counter)).toEqual({ GetItem: 500, UpdateItem: 100 })
       expect(reads + writes).toBe(600)
     } finally {
       await server.close()

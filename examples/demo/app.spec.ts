@@ -135,3 +135,55 @@ describe.each(STORES)('the demo on %s', (storeName, options, storeLabel) => {
     expect(field((await agent.get('/').expect(200)).text, 'user')).toBe('anonymous')
   })
 })
+
+describe.each(STORES)('the demo\'s panels on %s', (_storeName, options) => {
+  const demo = () => createDemoApp(options())
+
+  test('each panel links to the line of examples/demo/app.ts that produced it', async () => {
+    const the = demo()
+    const page = (await request(the).get('/').expect(200)).text
+    const links = [...page.matchAll(/href="\/source#L(\d+)"/g)].map(match => Number(match[1]))
+    expect(links.length).toBeGreaterThanOrEqual(3)
+    const source = (await request(the).get('/source').expect(200)).text
+    for (const line of links) expect(source).toMatch(new RegExp(`id="L${line}">\\s*${line}\\s+(//|\\s*//) code: `))
+  })
+
+  test('the page shows the Set-Cookie of this response, and the new cookie the sign-in set', async () => {
+    const agent = request.agent(demo())
+    const first = await agent.get('/').expect(200)
+    expect(field(first.text, 'set-cookie')).toMatch(/^_idx=\S+… Max-Age=\d+|^_idx=.+Max-Age=/)
+    await agent.post('/login').type('form').send({ name: 'Ada' }).expect(303)
+    const after = (await agent.get('/').expect(200)).text
+    expect(field(after, 'previous-set-cookie')).toMatch(/^POST \/login set _idx=/)
+  })
+
+  test('your devices: two browsers signed in as one name see each other, and one signs the other out', async () => {
+    const the = demo()
+    const laptop = request.agent(the)
+    const phone = request.agent(the)
+    await laptop.post('/login').set('User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0').type('form').send({ name: 'Grace' }).expect(303)
+    await phone.post('/login').set('User-Agent', 'Mozilla/5.0 (Android 14) Firefox/121.0').type('form').send({ name: 'Grace' }).expect(303)
+    const page = (await laptop.get('/').set('User-Agent', 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0').expect(200)).text
+    const devices = [...page.matchAll(/<li class="device( current)?" data-id="([^"]+)">\s*<strong>([^<]+)<\/strong>/g)]
+    expect(devices.map(match => [match[3], match[1] !== undefined])).toEqual(expect.arrayContaining([['Chrome on Linux', true], ['Firefox on Android', false]]))
+    const other = devices.find(match => match[1] === undefined)?.[2] as string
+    await laptop.post(`/devices/${encodeURIComponent(other)}/sign-out`).expect(303)
+    expect(field((await phone.get('/').expect(200)).text, 'user')).toBe('anonymous')
+    expect(field((await laptop.get('/').expect(200)).text, 'user')).toBe('signed in as Grace')
+  })
+})
+
+test('a cookie sealed with another development key is explained on the page', async () => {
+  const { mkdtempSync, rmSync } = require('node:fs') as typeof import('node:fs')
+  const { join } = require('node:path') as typeof import('node:path')
+  const { tmpdir } = require('node:os') as typeof import('node:os')
+  const dirs = [mkdtempSync(join(tmpdir(), 'demo-key-a-')), mkdtempSync(join(tmpdir(), 'demo-key-b-'))]
+  try {
+    const [before, after] = dirs.map(dir => createDemoApp({ table: 'jwe', env: { ARC_SESSION_DEV_KEY_DIR: dir }, cookie: { secure: false } })) as [ReturnType<typeof createDemoApp>, ReturnType<typeof createDemoApp>]
+    const first = await request(before).get('/').expect(200)
+    const page = (await request(after).get('/').set('Cookie', cookieHeader(sessionCookies(first))).expect(200)).text
+    expect(page).toMatch(/id="refused"[\s\S]*development key changed/)
+  } finally {
+    for (const dir of dirs) rmSync(dir, { recursive: true, force: true })
+  }
+})

@@ -129,6 +129,7 @@ export class SessionEngine {
       state.ownSaved = meta.own
       state.user = meta.user
       state.userSaved = meta.user
+      state.userLoaded = meta.user
       state.device = meta.device
       state.seen = meta.seen
       // Opened with a publicly known secret (a migration from arc's fallbacks): the data moves to a
@@ -185,10 +186,13 @@ export class SessionEngine {
   /** A new identity for the next write: the stored session is retired, and with it the id and (unless kept) the own lifetime. */
   regenerate (state: SessionState, { keep = false }: { keep?: boolean } = {}): void {
     if (state.stored?.id !== undefined) state.retired = [...state.retired, state.stored.id]
-    // The registry's entry for the old identity goes too (the DynamoDB store's goes with its item).
-    if (state.userSaved !== undefined && state.sid !== undefined && this.policy.users?.settings.registry !== undefined) {
-      state.forget = [...state.forget, { user: state.userSaved, id: state.sid }]
+    // The cookie store's old identity is revoked, so a copy of its cookie stops working (the DynamoDB
+    // store's goes with its item). Bound when loaded counts: passport's logout unbinds, then regenerates.
+    const bound = state.userSaved ?? state.userLoaded
+    if (bound !== undefined && state.sid !== undefined && this.policy.users?.settings.registry !== undefined) {
+      state.forget = [...state.forget, { user: bound, id: state.sid, revoke: true }]
     }
+    state.userLoaded = undefined
     state.user = undefined
     state.userSaved = undefined
     state.device = undefined
@@ -355,8 +359,9 @@ export class SessionEngine {
   private clear (state: SessionState, context: StoreContext): Awaitable<string[]> {
     const generation = state.generation
     if (state.stored?.id !== undefined) state.retired = [...state.retired, state.stored.id]
-    const bound = state.userSaved !== undefined && state.sid !== undefined && this.policy.users?.settings.registry !== undefined
-      ? [{ user: state.userSaved, id: state.sid }]
+    const user = state.userSaved ?? state.userLoaded
+    const bound = user !== undefined && state.sid !== undefined && this.policy.users?.settings.registry !== undefined
+      ? [{ user, id: state.sid, revoke: true }]
       : []
     return then(this.forgetAll(state, bound), () => then(this.retire(state, context), () => {
       const cookies = [...state.browserCookies].map(name => serializeCookie(name, '', 0, this.policy.cookie, context.now))
@@ -365,6 +370,7 @@ export class SessionEngine {
       state.source = undefined
       state.browserCookies = NO_NAMES
       state.userSaved = undefined
+      state.userLoaded = undefined
       if (state.generation === generation) {
         state.renew = false
         state.sid = undefined
@@ -375,15 +381,18 @@ export class SessionEngine {
     }))
   }
 
-  /** Removes registry entries: the ones waiting in the state (regenerate, destroy) and `more`. */
+  /** The registry work waiting in the state (regenerate, destroy) and `more`: entries removed, identities revoked. */
   private forgetAll (state: SessionState, more: SessionState['forget']): Awaitable<void> {
     const users = this.policy.users
-    const all = [...state.forget, ...more]
+    const seen = new Set<string>()
+    const all = [...state.forget, ...more].filter(entry => !seen.has(entry.id) && seen.add(entry.id) !== undefined)
     if (users === undefined || all.length === 0) return undefined
     state.forget = []
+    const now = this.policy.now()
     const next = (index: number): Awaitable<void> => {
       const entry = all[index]
-      return entry === undefined ? undefined : then(users.forget(entry.user, entry.id), () => next(index + 1))
+      if (entry === undefined) return undefined
+      return then(entry.revoke === true ? users.revokeOne(entry.user, entry.id, now) : users.forget(entry.user, entry.id), () => next(index + 1))
     }
     return next(0)
   }

@@ -25,8 +25,13 @@ export interface SessionState {
   device: string | undefined
   /** Cookie store with a registry: when the registry last heard of this session (epoch seconds). */
   seen: number | undefined
-  /** Registry entries to remove at the next commit (sessions replaced by regenerate() or destroyed). */
-  forget: ReadonlyArray<{ readonly user: string, readonly id: string }>
+  /** The user the session was bound to when this request loaded it. */
+  userLoaded: string | undefined
+  /**
+   * Registry work for the next commit: entries to remove (a session unbound), or identities to revoke
+   * (replaced by regenerate() or destroyed: a copy of their cookie must stop working too).
+   */
+  forget: ReadonlyArray<{ readonly user: string, readonly id: string, readonly revoke?: boolean }>
   /** touch()/resetMaxAge(): restart the idle clock at the next commit. */
   touch: boolean
   /** Session cookie names the browser holds, as far as this request knows: the ones a write no longer uses get expired. */
@@ -62,6 +67,7 @@ export function emptyState (): SessionState {
     userSaved: undefined,
     device: undefined,
     seen: undefined,
+    userLoaded: undefined,
     forget: NONE_FORGOTTEN,
     touch: false,
     browserCookies: NO_NAMES,

@@ -1,6 +1,6 @@
 import { SessionDataError, StoreUnavailableError } from '../errors'
 import { isRevoked, mergeRevocations, type RegistryEntry, type Revocation, type SessionRegistry, type UserSessionStore } from '../stores/registry'
-import { isPending, type Awaitable } from '../util/awaitable'
+import { isPending, then, type Awaitable } from '../util/awaitable'
 import { log } from '../util/log'
 
 /**
@@ -123,6 +123,16 @@ export class SessionUsers {
   /** Cookie store: a session bound to `user` (or refreshed). */
   record (entry: RegistryEntry): Awaitable<void> {
     return this.settings.registry?.record(entry)
+  }
+
+  /** Cookie store: an identity retired (destroyed, or replaced by regenerate()): its cookie stops working everywhere. */
+  revokeOne (user: string, id: string, now: number): Awaitable<void> {
+    const registry = this.settings.registry
+    if (registry === undefined) return undefined
+    const mark: Revocation = { ids: [id] }
+    return then(registry.revoke(user, mark), () => {
+      this.remember(user, mergeRevocations(this.looked.get(user)?.marks, mark), now)
+    })
   }
 
   /** Cookie store: a session no longer bound. */

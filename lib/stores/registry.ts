@@ -50,9 +50,15 @@ export function isRevoked (marks: Revocation | undefined, id: string, created: n
   return marks.before !== undefined && created < marks.before && marks.except?.includes(id) !== true
 }
 
-/** Two marks as one: ids accumulate, the later `before`/`except` win. */
+/**
+ * Revoked ids a user's marks keep: the newest. An older one belongs to a session past its absolute
+ * lifetime by now (unless a user signs out more than this many sessions within maxLifetime).
+ */
+export const MAX_REVOKED_IDS = 500
+
+/** Two marks as one: ids accumulate (the newest MAX_REVOKED_IDS), the later `before`/`except` win. */
 export function mergeRevocations (earlier: Revocation | undefined, later: Revocation): Revocation {
-  const ids = [...new Set([...(earlier?.ids ?? []), ...(later.ids ?? [])])]
+  const ids = [...new Set([...(earlier?.ids ?? []), ...(later.ids ?? [])])].slice(-MAX_REVOKED_IDS)
   const before = later.before ?? earlier?.before
   const except = later.before !== undefined ? later.except : earlier?.except
   return {
