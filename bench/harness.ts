@@ -4,7 +4,7 @@
  * drive load with autocannon.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { request } from 'node:http'
+import { Agent, request } from 'node:http'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import autocannon from 'autocannon'
@@ -21,9 +21,9 @@ export interface Child {
 /** The TypeScript loader, explicitly, so children run the same way however the parent was started. */
 const TSX = pathToFileURL(require.resolve('tsx')).href
 
-export async function startChild (script: string, args: string[], env: Record<string, string> = {}): Promise<Child> {
+export async function startChild (script: string, args: string[], env: Record<string, string> = {}, nodeFlags: string[] = []): Promise<Child> {
   const child = fork(join(__dirname, script), args, {
-    execArgv: ['--import', TSX],
+    execArgv: [...nodeFlags, '--import', TSX],
     env: { ...process.env, NODE_ENV: 'production', ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc']
   })
@@ -58,9 +58,9 @@ export interface Reply {
   setCookieBytes: number
 }
 
-export async function get (port: number, path: string, cookie?: string): Promise<Reply> {
+export async function get (port: number, path: string, cookie?: string, agent?: Agent): Promise<Reply> {
   return await new Promise<Reply>((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'GET', headers: cookie === undefined ? {} : { cookie } }, res => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'GET', headers: cookie === undefined ? {} : { cookie }, ...(agent === undefined ? {} : { agent }) }, res => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
       res.on('end', () => {
@@ -106,6 +106,33 @@ export async function settledStats (port: number): Promise<ServerStats> {
   }
 }
 
+/**
+ * `count` sessions made by the server itself: one GET /counter each, `concurrency` at a time on
+ * keep-alive connections; each cookie is the Cookie header a browser would send back. In the order
+ * the requests were made. The server may set no cookie (bare Express): then the list is empty.
+ */
+export async function prime (port: number, count: number, { concurrency = 16, label = String(port) }: { concurrency?: number, label?: string } = {}): Promise<string[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency })
+  const cookies: Array<string | undefined> = new Array(count)
+  let next = 0
+  let failed: Error | undefined
+  const worker = async (): Promise<void> => {
+    while (next < count && failed === undefined) {
+      const index = next++
+      const reply = await get(port, '/counter', undefined, agent)
+      if (reply.status !== 200) failed = new Error(`${label}: priming /counter answered ${reply.status} (${reply.body.slice(0, 200)})`)
+      if (reply.setCookies.length > 0) cookies[index] = cookieHeader(reply.setCookies)
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker))
+  } finally {
+    agent.destroy()
+  }
+  if (failed !== undefined) throw failed
+  return cookies.filter((cookie): cookie is string => cookie !== undefined)
+}
+
 export interface LoadOptions {
   port: number
   path: string
@@ -115,29 +142,52 @@ export interface LoadOptions {
   /** Seconds; ignored when `amount` is given. */
   duration?: number
   amount?: number
+  /** Record every response's latency (autocannon's own percentiles are whole milliseconds). */
+  latencies?: boolean
 }
 
-export async function load (options: LoadOptions): Promise<autocannon.Result> {
+export interface LoadResult extends autocannon.Result {
+  /** Percentiles of the response times, in milliseconds to the microsecond (when `latencies` was asked for). */
+  precise?: { p50: number, p90: number, p99: number, max: number, samples: number }
+}
+
+function percentile (sorted: Float64Array, p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] as number
+}
+
+/** Where each list of cookies is in its cycle: a later load with the same list goes on from there (a warm-up, then the measured window). */
+const cycles = new WeakMap<readonly string[], number>()
+
+export async function load (options: LoadOptions): Promise<LoadResult> {
   const cookies = options.cookie === undefined ? [] : typeof options.cookie === 'string' ? [options.cookie] : options.cookie
-  let next = 0
-  return await autocannon({
-    url: `http://127.0.0.1:${options.port}${options.path}`,
-    connections: options.connections,
-    pipelining: 1,
-    ...(options.amount === undefined ? { duration: options.duration ?? 10 } : { amount: options.amount }),
-    headers: cookies.length === 1 ? { cookie: cookies[0] as string } : {},
-    ...(cookies.length > 1
-      ? {
-          requests: [{
-            setupRequest: (request: autocannon.Request) => {
-              request.headers = { ...request.headers, cookie: cookies[next++ % cookies.length] as string }
-              return request
-            }
-          }]
-        }
-      : {}),
-    timeout: 10
+  let next = cycles.get(cookies) ?? 0
+  const times: number[] = []
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon({
+      url: `http://127.0.0.1:${options.port}${options.path}`,
+      connections: options.connections,
+      pipelining: 1,
+      ...(options.amount === undefined ? { duration: options.duration ?? 10 } : { amount: options.amount }),
+      headers: cookies.length === 1 ? { cookie: cookies[0] as string } : {},
+      ...(cookies.length > 1
+        ? {
+            requests: [{
+              setupRequest: (request: autocannon.Request) => {
+                request.headers = { ...request.headers, cookie: cookies[next++ % cookies.length] as string }
+                return request
+              }
+            }]
+          }
+        : {}),
+      timeout: 10
+    }, (error: unknown, done: autocannon.Result) => { if (error !== null && error !== undefined) reject(error); else resolve(done) })
+    if (options.latencies === true) instance.on('response', (_client, _status, _bytes, responseTime) => { times.push(responseTime) })
   })
+  if (cookies.length > 1) cycles.set(cookies, next % cookies.length)
+  if (options.latencies !== true) return result
+  const sorted = Float64Array.from(times).sort()
+  return { ...result, precise: { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), max: sorted[sorted.length - 1] ?? 0, samples: sorted.length } }
 }
 
 /** Both session tables on the given DynamoDB endpoint: arc-session's (through its createTable) and connect-dynamodb's. */

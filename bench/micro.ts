@@ -57,7 +57,7 @@ export async function runMicro ({ quick = false } = {}): Promise<MicroResult> {
   const { Bench } = await import('tinybench')
   const jose = await import('jose')
   const { JweCodec } = require(distModule('crypto/jwe.js')) as { JweCodec: typeof JweCodecClass }
-  const { encryptionKeys } = require(distModule('keys.js')) as { encryptionKeys: typeof encryptionKeysFn }
+  const { encryptionKeys } = require(distModule('crypto/keys.js')) as { encryptionKeys: typeof encryptionKeysFn }
   const { JweStore } = require(distModule('stores/jwe.js')) as { JweStore: typeof JweStoreClass }
 
   const now = Math.floor(Date.now() / 1000)
