@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import type { Browser, BrowserContext, Cookie, Page, Request } from 'playwright-core'
 import { CONTEXT_OPTIONS, launchBrowser, launchProfile, makeTempDir } from './support/browser'
 import { startDemo, type RunningDemo, type StoreName } from './support/demo'
-import { readSessionJson, readState, screenshot, sessionCookie, sessionCookies, tamper } from './support/page'
+import { readDevices, readSessionJson, readState, refusedReason, screenshot, sessionCookie, sessionCookies, tamper } from './support/page'
 
 const NAME = 'Ada Lovelace'
 const MAX_COOKIE_PAIR_BYTES = 4096
@@ -72,8 +72,8 @@ describe.each<StoreName>(['cookie', 'dynamodb'])('the demo on the %s store, in C
     await expectDemoPage(page)
   }
 
-  async function signIn (page: Page): Promise<void> {
-    await page.fill('input[name="name"]', NAME)
+  async function signIn (page: Page, name = NAME): Promise<void> {
+    await page.fill('input[name="name"]', name)
     await submit(page, '#login')
   }
 
@@ -193,9 +193,10 @@ describe.each<StoreName>(['cookie', 'dynamodb'])('the demo on the %s store, in C
       // destroy() deleted the item: a copy of the signed-in cookie is worth nothing now.
       expect(replayed).toEqual({})
     } else {
-      // The cookie store keeps no server-side state, so it cannot revoke: a copy of the signed-in token
-      // taken before the logout still decrypts until it expires. (Use the DynamoDB store when that matters.)
-      expect(replayed.user).toBe(NAME)
+      // The token still decrypts, but the demo binds sessions to users (options.user, with a registry) and
+      // destroy() revoked this one: a copy of the signed-in cookie taken before the logout is refused
+      // ('revoked') and the request gets a new, empty session.
+      expect(replayed).toEqual({})
     }
 
     // The same with the button: the GET the 303 leads to carries no session cookie, and the page is anonymous.
@@ -216,6 +217,104 @@ describe.each<StoreName>(['cookie', 'dynamodb'])('the demo on the %s store, in C
     expect(state.data).toEqual({ count: 1 })
     await screenshot(page, store, '04-after-logout')
     expect((await sessionCookie(context, demo.url)).value).not.toBe(signedInAgain.value)
+  })
+
+  it('your devices: two browsers signed in as one name see each other, and one signs the other out (by its button, then everywhere else)', async () => {
+    // A name of its own: other tests sign in as NAME, and the registry keeps their sessions.
+    const name = `Grace Hopper (${store})`
+    const contextB = await browser.newContext(CONTEXT_OPTIONS)
+    try {
+      const pageA = await openPage()
+      const pageB = await openPage(contextB)
+      await visit(pageA)
+      await signIn(pageA, name)
+      expect((await readState(pageA)).user).toBe(`signed in as ${name}`)
+      // The page after the sign-in shows what the POST /login response set: the new session cookie.
+      expect(await pageA.locator('#previous-set-cookie').textContent()).toMatch(/^POST \/login set _idx=/)
+      // This response (GET /, counting the visit) sets one too, and says so.
+      expect(await pageA.locator('#set-cookie').textContent()).toMatch(/^_idx=/)
+      // Each panel links to the code behind it: a line of /source that is a `// code:` mark.
+      const links = pageA.locator('a.code')
+      expect(await links.count()).toBeGreaterThanOrEqual(4)
+      const source = await (await fetch(`${demo.url}/source`)).text()
+      for (let index = 0; index < await links.count(); index++) {
+        const href = await links.nth(index).getAttribute('href') ?? ''
+        expect(href).toMatch(/^\/source#L[1-9]\d*$/)
+        expect(new RegExp(`<span id="${href.slice('/source#'.length)}">[^\\n]*// code: `).test(source)).toBe(true)
+      }
+
+      await visit(pageB)
+      await signIn(pageB, name)
+      expect((await readState(pageB)).user).toBe(`signed in as ${name}`)
+      expect(await pageB.locator('#previous-set-cookie').textContent()).toMatch(/^POST \/login set _idx=/)
+
+      // Each page lists both sessions, its own marked, the other with a sign-out button.
+      await visit(pageA)
+      const seenByA = await readDevices(pageA)
+      const seenByB = await readDevices(pageB)
+      expect(seenByA).toHaveLength(2)
+      expect(seenByB).toHaveLength(2)
+      const a = seenByA.find(device => device.current)
+      const b = seenByB.find(device => device.current)
+      expect(seenByA.filter(device => device.current)).toHaveLength(1)
+      expect(seenByB.filter(device => device.current)).toHaveLength(1)
+      expect(a?.id).not.toBe(b?.id)
+      expect(seenByA.map(device => device.id).sort()).toEqual(seenByB.map(device => device.id).sort())
+      expect(seenByA).toEqual(expect.arrayContaining([
+        { id: a?.id, current: true, canSignOut: false },
+        { id: b?.id, current: false, canSignOut: true }
+      ]))
+      expect(await pageA.locator('li.device.current').textContent()).toContain('this one')
+      expect(await pageA.locator('#sign-out-others').count()).toBe(1)
+      await screenshot(pageA, store, '06-your-devices')
+
+      // A signs B's device out with its button.
+      await submit(pageA, `li.device[data-id="${b?.id as string}"] button.sign-out-device`)
+      expect((await readState(pageA)).user).toBe(`signed in as ${name}`)
+      expect(await readDevices(pageA)).toEqual([{ id: a?.id, current: true, canSignOut: false }])
+      expect(await pageA.locator('#sign-out-others').count()).toBe(0)
+
+      // B's next page is anonymous, and says why.
+      await visit(pageB)
+      const signedOut = await readState(pageB)
+      expect(signedOut.user).toBe('anonymous')
+      // The page says the cookie was refused; the reason is checked at the end, after the whole flow ran.
+      const reasons = [await refusedReason(pageB)]
+      expect(reasons[0]).toBeDefined()
+      expect(await pageB.locator('#devices').count()).toBe(0)
+      await screenshot(pageB, store, '07-signed-out-from-another-device')
+      // A is still signed in.
+      await visit(pageA)
+      expect((await readState(pageA)).user).toBe(`signed in as ${name}`)
+      expect(await refusedReason(pageA)).toBeUndefined()
+
+      // B signs in again; A signs out everywhere else.
+      await signIn(pageB, name)
+      expect((await readState(pageB)).user).toBe(`signed in as ${name}`)
+      await visit(pageA)
+      const again = await readDevices(pageA)
+      expect(again).toHaveLength(2)
+      const b2 = again.find(device => !device.current)
+      expect(b2?.id).not.toBe(b?.id) // a new session, not the revoked one back
+      await submit(pageA, '#sign-out-others')
+      expect((await readState(pageA)).user).toBe(`signed in as ${name}`)
+      expect(await readDevices(pageA)).toEqual([{ id: a?.id, current: true, canSignOut: false }])
+      await screenshot(pageA, store, '08-signed-out-everywhere-else')
+
+      await visit(pageB)
+      expect((await readState(pageB)).user).toBe('anonymous')
+      reasons.push(await refusedReason(pageB))
+      expect(reasons[1]).toBeDefined()
+      await visit(pageA)
+      expect((await readState(pageA)).user).toBe(`signed in as ${name}`)
+      expect(await readDevices(pageA)).toEqual([{ id: a?.id, current: true, canSignOut: false }])
+
+      // Both times the page says why: 'revoked' on the cookie store (the registry's mark); on DynamoDB the
+      // item was deleted, which a later request cannot tell from an expired one.
+      expect(reasons).toEqual(store === 'cookie' ? ['revoked', 'revoked'] : ['expired', 'expired'])
+    } finally {
+      await contextB.close()
+    }
   })
 
   it('keeps the session cookie HttpOnly: document.cookie never shows it', async () => {

@@ -26,7 +26,7 @@ export class MemoryRegistry implements SessionRegistry {
   revoke (user: string, revocation: Revocation): void {
     const marks = mergeRevocations(this.marks.get(user), revocation)
     this.marks.set(user, marks)
-    for (const entry of this.list(user)) if (isRevoked(marks, entry.id, entry.createdAt)) this.forget(user, entry.id)
+    for (const entry of this.list(user)) if (isRevoked(marks, entry.id, entry.boundAt ?? entry.createdAt)) this.forget(user, entry.id)
   }
 
   revocations (user: string): Revocation | undefined {

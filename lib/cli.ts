@@ -91,5 +91,7 @@ function usageError (message: string): number {
 }
 
 if (require.main === module) {
+  // The AWS SDK's notice about Node 20 is for apps, not for a one-off command.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true'
   main(process.argv.slice(2)).then(code => { process.exitCode = code }, () => { process.exitCode = 1 })
 }

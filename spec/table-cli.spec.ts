@@ -55,7 +55,7 @@ function expectUserIndex (table: TableDescription | undefined): void {
   expect(index?.IndexName).toBe('arc-session-user')
   expect(index?.KeySchema).toEqual([{ AttributeName: '_user', KeyType: 'HASH' }])
   expect(index?.Projection?.ProjectionType).toBe('INCLUDE')
-  expect([...(index?.Projection?.NonKeyAttributes ?? [])].sort()).toEqual(['_created', '_device', '_kind', '_sid', '_touched', '_ttl'])
+  expect([...(index?.Projection?.NonKeyAttributes ?? [])].sort()).toEqual(['_bound', '_created', '_device', '_kind', '_sid', '_touched', '_ttl'])
 }
 
 describe('createTable()', () => {

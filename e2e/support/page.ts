@@ -69,3 +69,35 @@ export async function screenshot (page: Page, store: string, name: string): Prom
   await page.screenshot({ path, fullPage: true })
   return path
 }
+
+/** One entry of the demo's "Your devices" panel. */
+export interface DeviceEntry {
+  readonly id: string
+  /** Marked as the session of this page ("this one"). */
+  readonly current: boolean
+  /** Has its own "Sign out" button (every device but the current one). */
+  readonly canSignOut: boolean
+}
+
+/** The "Your devices" list (section#devices), in page order; empty when the panel is not shown. */
+export async function readDevices (page: Page): Promise<DeviceEntry[]> {
+  const items = page.locator('section#devices li.device')
+  const entries: DeviceEntry[] = []
+  for (let index = 0; index < await items.count(); index++) {
+    const item = items.nth(index)
+    const classes = (await item.getAttribute('class') ?? '').split(/\s+/)
+    entries.push({
+      id: await item.getAttribute('data-id') ?? '',
+      current: classes.includes('current'),
+      canSignOut: await item.locator('button.sign-out-device').count() === 1
+    })
+  }
+  return entries
+}
+
+/** The reason the page says this request's session cookie was refused (the demo's #refused panel), if it says one. */
+export async function refusedReason (page: Page): Promise<string | undefined> {
+  const refused = page.locator('#refused')
+  if (await refused.count() === 0) return undefined
+  return (await refused.locator('strong').textContent())?.trim()
+}

@@ -157,7 +157,7 @@ function refusalText (reason: RejectReason, info: SessionInfo): string {
     ? ' The server restarted without ARC_APP_SECRET: it made a new key for this process, so it cannot open cookies the last one sealed.'
     : (reason === 'unknown-key' || reason === 'tampered') && info.keySource === 'development-file'
         ? ' The server\'s development key changed (its key file was removed or moved), so it cannot open cookies sealed with the old one.'
-        : reason === 'revoked' ? ' This device was signed out from another one.' : ''
+        : reason === 'revoked' ? ' That session was signed out: from this browser, or from another of your devices.' : ''
   return `The session cookie this request carried was refused (<strong>${escape(reason)}</strong>), so this is a new, empty session.${why}`
 }
 

@@ -205,6 +205,9 @@ function resolveStore (options: ArcSessionOptions, env: Env, cookieName: string)
     return { store, storeKind: 'jwe', keySource: source }
   }
   const table = matching(tableSetting, TABLE_NAME, `${TABLE_NAME_EXPECTED}, or 'jwe' for the cookie store`)
+  // The missing SDK first: a newcomer who fixes the region should not only then learn it is not installed.
+  const { loadSdk } = require('../stores/dynamodb/sdk') as typeof import('../stores/dynamodb/sdk')
+  loadSdk(tableSetting.name)
   const { secrets, source } = resolveSecrets(options.secret, env, {})
   // Loaded only for DynamoDB: a cookie-store app never loads the store, the client set-up or discovery.
   const { DynamoDBStore } = require('../stores/dynamodb/store') as typeof import('../stores/dynamodb/store')

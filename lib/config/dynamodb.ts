@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
@@ -107,6 +107,11 @@ function isHttpUrl (text: string): boolean {
   }
 }
 
+/** A shared AWS config file that names a region (the SDK would otherwise fail only at the first call). */
 function hasSharedConfig (env: Env): boolean {
-  return existsSync(env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config'))
+  try {
+    return /^\s*region\s*=\s*\S/m.test(readFileSync(env.AWS_CONFIG_FILE ?? join(homedir(), '.aws', 'config'), 'utf8'))
+  } catch {
+    return false
+  }
 }

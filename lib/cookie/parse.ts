@@ -16,9 +16,21 @@ export interface SessionCookies {
   /** Distinct values of cookies named exactly `name`, the last one sent first. */
   readonly values: string[]
   /** Chunk index -> value (the last one sent wins); empty when chunks are not looked for. */
-  readonly chunks: Map<number, string>
+  readonly chunks: ReadonlyMap<number, string>
   /** Every session cookie name the request carried, to expire the ones a response no longer uses. */
-  readonly names: Set<string>
+  readonly names: ReadonlySet<string>
+}
+
+const NO_CHUNKS: ReadonlyMap<number, string> = new Map()
+const ONLY_NAME = new Map<string, ReadonlySet<string>>()
+
+function onlyName (name: string): ReadonlySet<string> {
+  let set = ONLY_NAME.get(name)
+  if (set === undefined) {
+    set = new Set([name])
+    if (ONLY_NAME.size < 16) ONLY_NAME.set(name, set)
+  }
+  return set
 }
 
 const SEMICOLON = 0x3b
@@ -73,14 +85,14 @@ export function findSessionCookies (header: string | undefined, name: string, { 
   }
   if (exact === 0 && chunkNames === undefined) return undefined
 
-  const names = new Set<string>()
-  if (exact > 0) names.add(name)
-  const chunks = new Map<number, string>()
+  // The usual request carries one session cookie and no chunks: shared, frozen answers for those.
+  const names = chunkNames === undefined ? onlyName(name) : new Set<string>(exact > 0 ? [name] : [])
+  const chunks = chunkNames === undefined ? NO_CHUNKS : new Map<number, string>()
   if (chunkSpans !== undefined && chunkNames !== undefined) {
     for (const index of chunkNames) {
-      names.add(`${name}.${index}`)
+      ;(names as Set<string>).add(`${name}.${index}`)
       const span = chunkSpans[index] as Span
-      chunks.set(index, cookieValue(header, span))
+      ;(chunks as Map<number, string>).set(index, cookieValue(header, span))
     }
   }
   // Newest first, without repeats: a cookie sent twice is looked up once.

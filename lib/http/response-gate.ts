@@ -23,6 +23,8 @@ export type Originals = Readonly<Record<GatedMethod, Method>>
 
 type Phase = 'open' | 'holding' | 'done'
 
+const NOTHING: readonly string[] = Object.freeze([])
+
 /**
  * Runs the session commit at the moment a response would send its headers, whichever way
  * it gets there: writeHead, write, end, flushHeaders (and so send, json, redirect, sendFile,
@@ -33,7 +35,8 @@ type Phase = 'open' | 'holding' | 'done'
  */
 export class ResponseGate {
   private phase: Phase = 'open'
-  private readonly held: Array<() => unknown> = []
+  /** Calls waiting for the store, in order; made only when something has to wait. */
+  private held: Array<() => unknown> | undefined
   private owesDrain = false
   /** Drain listeners registered through this response while a write was held (see noteDrainListener). */
   private drainListeners: Array<(...args: unknown[]) => unknown> | undefined
@@ -41,7 +44,7 @@ export class ResponseGate {
   /** A response call of the route's threw (an invalid status code). */
   private routeThrew = false
   /** The Set-Cookie values this gate added. */
-  private added: readonly string[] = []
+  private added: readonly string[] = NOTHING
   /**
    * Headers set before the session was loaded (by earlier middleware): the only ones an error
    * response keeps. The route's own (Location, Cache-Control, Content-Type, its cookies) describe
@@ -78,7 +81,7 @@ export class ResponseGate {
     // Response-like objects that are not Node's (engine.io's WebSocket upgrade) call writeHead() bare.
     if (args[0] === undefined && !(this.res instanceof ServerResponse)) {
       if (this.ready(200)) return this.now(this.originals.writeHead, args)
-      this.held.push(() => this.originals.writeHead.apply(this.res, args))
+      this.hold(() => this.originals.writeHead.apply(this.res, args))
       return this.res
     }
     // A status Node refuses: let it throw now, before the session is committed or any header moved.
@@ -90,14 +93,14 @@ export class ResponseGate {
     const call = absorbHeaders(this.res, args)
     if (this.ready((args[0] as number) | 0)) return this.now(this.originals.writeHead, call)
     // Middleware such as compression calls writeHead again on every write until headers are out: replay it once.
-    this.held.push(() => this.res.headersSent ? this.res : this.originals.writeHead.apply(this.res, call))
+    this.hold(() => this.res.headersSent ? this.res : this.originals.writeHead.apply(this.res, call))
     return this.res
   }
 
   write (args: unknown[]): unknown {
     if (this.failed) return false
     if (this.ready(this.res.statusCode)) return this.now(this.originals.write, args)
-    this.held.push(() => this.originals.write.apply(this.res, args))
+    this.hold(() => this.originals.write.apply(this.res, args))
     this.owesDrain = true
     return false
   }
@@ -105,15 +108,19 @@ export class ResponseGate {
   end (args: unknown[]): unknown {
     if (this.failed) return this.res
     if (this.ready(this.res.statusCode)) return this.now(this.originals.end, args)
-    this.held.push(() => this.originals.end.apply(this.res, args))
+    this.hold(() => this.originals.end.apply(this.res, args))
     return this.res
   }
 
   flushHeaders (args: unknown[]): unknown {
     if (this.failed) return undefined
     if (this.ready(this.res.statusCode)) return this.now(this.originals.flushHeaders, args)
-    this.held.push(() => this.originals.flushHeaders.apply(this.res, args))
+    this.hold(() => this.originals.flushHeaders.apply(this.res, args))
     return undefined
+  }
+
+  private hold (call: () => unknown): void {
+    (this.held ??= []).push(call)
   }
 
   /**
@@ -130,7 +137,7 @@ export class ResponseGate {
         const kept = ([this.res.getHeader?.('set-cookie')].flat() as unknown[]).filter(value => value !== undefined && !this.added.includes(String(value)))
         if (kept.length === 0) this.res.removeHeader?.('set-cookie')
         else this.res.setHeader('Set-Cookie', kept as string[])
-        this.added = []
+        this.added = NOTHING
       }
       throw error
     }
@@ -183,13 +190,14 @@ export class ResponseGate {
   private release (): void {
     this.phase = 'done'
     let lastWrite: unknown = true
-    for (const call of this.held.splice(0)) {
+    const held = this.held ?? []
+    this.held = undefined
+    for (const call of held) {
       try {
         lastWrite = call()
       } catch (error) {
         // What the route's call would have thrown synchronously (an invalid status code, say): the
         // route has moved on, so it goes to the error handler, or ends a response already started.
-        this.held.length = 0
         if (this.res.headersSent === true) this.abort(error)
         else this.fail(error)
         return
@@ -231,7 +239,7 @@ export class ResponseGate {
     const res = this.res
     this.phase = 'done'
     this.failed = true
-    this.held.length = 0
+    this.held = undefined
     if (res.headersSent !== true) {
       // The error handler writes a new response on the bare methods, past anything (a compression
       // stream, say) that was wrapped around the discarded one.

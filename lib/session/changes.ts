@@ -49,13 +49,18 @@ export function fillSession (target: Record<string, unknown>, data: Record<strin
   }
 }
 
+/** `"name":` for the reserved names, quoted once. */
+const QUOTED = new Map([...RESERVED_NAMES].map(name => [name, `${JSON.stringify(name)}:`]))
+
 /** `text` without the reserved keys after the last data key, checked against their parsed values. */
 function stripTail (text: string, keys: readonly string[], data: Record<string, unknown>, lastData: number): string | undefined {
   let end = text.length - 1
   if (text.charCodeAt(end) !== 0x7d) return undefined
   for (let index = keys.length - 1; index > lastData; index--) {
     const key = keys[index] as string
-    let piece = `${JSON.stringify(key)}:${JSON.stringify(data[key])}`
+    const value = data[key]
+    // What JSON.stringify would write, without calling it for the common claims (numbers).
+    let piece = `${QUOTED.get(key) ?? `${JSON.stringify(key)}:`}${typeof value === 'number' && Number.isSafeInteger(value) ? String(value) : JSON.stringify(value)}`
     if (index > 0) piece = `,${piece}`
     if (!text.startsWith(piece, end - piece.length)) return undefined
     end -= piece.length
@@ -100,17 +105,21 @@ export interface SessionMeta {
   readonly user?: string
   readonly device?: string
   readonly seen?: number
+  /** When the session was bound to its user (epoch seconds): what "sign out everywhere" compares. */
+  readonly bound?: number
 }
 
 /** The meta keys as stored, from a loaded session's data (anything unexpected is ignored). */
 export function metaOf (data: Record<string, unknown>): SessionMeta {
-  const { _sid: sid, _maxAge: own, _user: user, _device: device, _seen: seen } = data
+  const { _sid: sid, _maxAge: own, _user: user, _device: device, _seen: seen, _bound: bound } = data
+  // One shape for every session (absent fields undefined): this runs on every request.
   return {
-    ...(typeof sid === 'string' && SESSION_ID.test(sid) ? { sid } : {}),
+    sid: typeof sid === 'string' && SESSION_ID.test(sid) ? sid : undefined,
     own: own === null || (typeof own === 'number' && Number.isSafeInteger(own) && own > 0) ? own : undefined,
-    ...(typeof user === 'string' && user !== '' ? { user } : {}),
-    ...(typeof device === 'string' ? { device } : {}),
-    ...(typeof seen === 'number' && Number.isSafeInteger(seen) ? { seen } : {})
+    user: typeof user === 'string' && user !== '' ? user : undefined,
+    device: typeof device === 'string' ? device : undefined,
+    seen: typeof seen === 'number' && Number.isSafeInteger(seen) ? seen : undefined,
+    bound: typeof bound === 'number' && Number.isSafeInteger(bound) ? bound : undefined
   }
 }
 
@@ -122,6 +131,7 @@ export function withMeta (json: string, meta: SessionMeta): string {
   if (meta.user !== undefined) tail += `,"_user":${JSON.stringify(meta.user)}`
   if (meta.device !== undefined) tail += `,"_device":${JSON.stringify(meta.device)}`
   if (meta.seen !== undefined) tail += `,"_seen":${String(meta.seen)}`
+  if (meta.bound !== undefined) tail += `,"_bound":${String(meta.bound)}`
   if (tail === '') return json
   return json === '{}' ? `{${tail.slice(1)}}` : `${json.slice(0, -1)}${tail}}`
 }

@@ -3,10 +3,10 @@ import { decodeAscii, findSessionCookies } from '../cookie/parse'
 import { serializeCookie } from '../cookie/serialize'
 import { newSessionId, sessionIdOf } from '../crypto/ids'
 import { HeadersSentError, SessionTooLargeError, type RejectReason } from '../errors'
-import type { LoadResult, SaveRequest, StoreContext } from '../stores/store'
+import type { LoadResult, SaveRequest, StoreContext, StoredSession } from '../stores/store'
 import { isPending, then, type Awaitable } from '../util/awaitable'
 import { log } from '../util/log'
-import { dataJson, fillSession, keyChanges, metaOf, storableJson, withMeta } from './changes'
+import { dataJson, fillSession, keyChanges, metaOf, storableJson, withMeta, type SessionMeta } from './changes'
 import { cookieMaxAge, expiresAt, isExpired, refreshDue } from './lifetime'
 import type { SessionPolicy } from './policy'
 import { NONE, NO_NAMES, emptyState, type SessionState } from './state'
@@ -48,10 +48,17 @@ function mergeCookies (earlier: readonly string[], later: readonly string[]): st
  * no promise, no held response. A store that answers later makes the step a promise.
  */
 export class SessionEngine {
-  constructor (readonly policy: SessionPolicy) {}
+  /** The clocks as of the current second: one object a second, not one per call. */
+  private clocks: StoreContext
+
+  constructor (readonly policy: SessionPolicy) {
+    this.clocks = Object.freeze({ now: -1, ttl: policy.ttl, maxLifetime: policy.maxLifetime })
+  }
 
   context (): StoreContext {
-    return { now: this.policy.now(), ttl: this.policy.ttl, maxLifetime: this.policy.maxLifetime }
+    const now = this.policy.now()
+    if (now !== this.clocks.now) this.clocks = Object.freeze({ now, ttl: this.policy.ttl, maxLifetime: this.policy.maxLifetime })
+    return this.clocks
   }
 
   emptyState (): SessionState {
@@ -114,29 +121,33 @@ export class SessionEngine {
     const sid = meta.sid ?? (stored.id === undefined ? undefined : sessionIdOf(stored.id))
     const { users } = this.policy
     // A session bound to a user whose sessions were revoked (signed out everywhere, or this one by name).
-    const revoked = users !== undefined && meta.user !== undefined && sid !== undefined ? users.revoked(meta.user, sid, stored.created, context.now) : false
-    return then(revoked, isRevoked => {
-      if (isRevoked) return 'revoked'
-      const target = blank()
-      const baseline = fillSession(target, stored.data, stored.text)
-      if (baseline === undefined) return 'malformed'
-      state.stored = stored
-      state.baseline = baseline
-      state.source = value
-      state.sid = sid
-      state.sidKept = meta.sid !== undefined ? 'saved' : sid !== undefined ? 'derived' : 'no'
-      state.own = meta.own
-      state.ownSaved = meta.own
-      state.user = meta.user
-      state.userSaved = meta.user
-      state.userLoaded = meta.user
-      state.device = meta.device
-      state.seen = meta.seen
-      // Opened with a publicly known secret (a migration from arc's fallbacks): the data moves to a
-      // new identity, sealed or signed with the real secret, and the old one is retired.
-      if (stored.legacy === true) this.regenerate(state, { keep: true })
-      return target
-    })
+    const revoked = users !== undefined && meta.user !== undefined && sid !== undefined ? users.revoked(meta.user, sid, meta.bound ?? stored.created, context.now) : false
+    if (isPending(revoked)) return Promise.resolve(revoked).then(isRevoked => isRevoked ? 'revoked' : this.take(state, stored, meta, sid, value, blank))
+    return revoked ? 'revoked' : this.take(state, stored, meta, sid, value, blank)
+  }
+
+  /** The accepted session, into the state and onto a fresh session object. */
+  private take (state: SessionState, stored: StoredSession, meta: SessionMeta, sid: string | undefined, value: string, blank: Blank): Record<string, unknown> | RejectReason {
+    const target = blank()
+    const baseline = fillSession(target, stored.data, stored.text)
+    if (baseline === undefined) return 'malformed'
+    state.stored = stored
+    state.baseline = baseline
+    state.source = value
+    state.sid = sid
+    state.sidKept = meta.sid !== undefined ? 'saved' : sid !== undefined ? 'derived' : 'no'
+    state.own = meta.own
+    state.ownSaved = meta.own
+    state.user = meta.user
+    state.userSaved = meta.user
+    state.userLoaded = meta.user
+    state.device = meta.device
+    state.seen = meta.seen
+    state.bound = meta.bound
+    // Opened with a publicly known secret (a migration from arc's fallbacks): the data moves to a
+    // new identity, sealed or signed with the real secret, and the old one is retired.
+    if (stored.legacy === true) this.regenerate(state, { keep: true })
+    return target
   }
 
   private reject (reason: RejectReason, request: unknown): void {
@@ -197,6 +208,7 @@ export class SessionEngine {
     state.userSaved = undefined
     state.device = undefined
     state.seen = undefined
+    state.bound = undefined
     state.stored = undefined
     state.baseline = undefined
     state.source = undefined
@@ -285,12 +297,14 @@ export class SessionEngine {
     // The cookie store's registry hears of a bound session at binding and at most once per refresh interval.
     const recordDue = registry !== undefined && user !== undefined && (bound || state.seen === undefined || refreshDue(context, state.seen, state.own))
     const seen = registry === undefined || user === undefined ? undefined : recordDue ? context.now : state.seen
+    const boundAt = registry === undefined || user === undefined ? undefined : bound || state.bound === undefined ? context.now : state.bound
     const meta = {
       ...(state.sidKept === 'derived' ? {} : { sid }),
       own: state.own,
       ...(user === undefined ? {} : { user }),
       ...(device === undefined ? {} : { device }),
-      ...(seen === undefined ? {} : { seen })
+      ...(seen === undefined ? {} : { seen }),
+      ...(boundAt === undefined ? {} : { bound: boundAt })
     }
     const full = withMeta(json, meta)
     const before = state.baseline === undefined ? undefined : withMeta(state.baseline, {
@@ -298,11 +312,12 @@ export class SessionEngine {
       own: state.ownSaved,
       ...(state.userSaved === undefined ? {} : { user: state.userSaved }),
       ...(state.userSaved === undefined || state.device === undefined ? {} : { device: state.device }),
-      ...(state.seen === undefined || state.userSaved === undefined || registry === undefined ? {} : { seen: state.seen })
+      ...(state.seen === undefined || state.userSaved === undefined || registry === undefined ? {} : { seen: state.seen }),
+      ...(state.bound === undefined || state.userSaved === undefined || registry === undefined ? {} : { bound: state.bound })
     })
     const touched = refresh || previous === undefined ? context.now : previous.touched
     const expires = expiresAt(context, created, touched, state.own)
-    if (registry !== undefined && user !== undefined && users?.knownRevoked(user, sid, created, context.now) === true) {
+    if (registry !== undefined && user !== undefined && users?.knownRevoked(user, sid, boundAt ?? created, context.now) === true) {
       // Revoked (signed out elsewhere) since this request read it: never re-issued.
       log('session revoked while in use: not saved')
       state.stored = undefined
@@ -335,7 +350,9 @@ export class SessionEngine {
       const cookies = options.storeOnly === true ? [] : this.sessionCookies(state, result.cookie, expires, context)
       const unbound = registry !== undefined && state.userSaved !== undefined && state.userSaved !== user ? [{ user: state.userSaved, id: sid }] : []
       const registered = recordDue
-        ? then(this.forgetAll(state, unbound), () => users?.record({ user, id: sid, createdAt: created, lastSeenAt: context.now, expiresAt: expires, ...(device === undefined ? {} : { device }) }))
+        ? then(this.forgetAll(state, unbound), () => users?.record({
+          user, id: sid, createdAt: created, boundAt: boundAt ?? created, lastSeenAt: context.now, expiresAt: expires, ...(device === undefined ? {} : { device })
+        }))
         : this.forgetAll(state, unbound)
       return then(registered, () => then(this.retire(state, context), () => {
         log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
@@ -348,6 +365,7 @@ export class SessionEngine {
         state.userSaved = user
         state.device = device
         state.seen = seen
+        state.bound = boundAt
         state.touch = false
         state.keepEmpty = false
         state.renew = false

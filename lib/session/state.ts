@@ -23,8 +23,9 @@ export interface SessionState {
   userSaved: string | undefined
   /** What the app said of the device when the session was bound. */
   device: string | undefined
-  /** Cookie store with a registry: when the registry last heard of this session (epoch seconds). */
+  /** Cookie store with a registry: when the registry last heard of this session, and when it was bound (epoch seconds). */
   seen: number | undefined
+  bound: number | undefined
   /** The user the session was bound to when this request loaded it. */
   userLoaded: string | undefined
   /**
@@ -67,6 +68,7 @@ export function emptyState (): SessionState {
     userSaved: undefined,
     device: undefined,
     seen: undefined,
+    bound: undefined,
     userLoaded: undefined,
     forget: NONE_FORGOTTEN,
     touch: false,

@@ -101,9 +101,9 @@ export class SessionUsers {
   }
 
   /** What this process already knows, without asking the registry: for a session about to be re-issued. */
-  knownRevoked (user: string, id: string, created: number, now: number): boolean {
+  knownRevoked (user: string, id: string, bound: number, now: number): boolean {
     const seen = this.looked.get(user)
-    return seen !== undefined && now - seen.at < Math.max(1, this.settings.revocationCheck) && isRevoked(seen.marks, id, created)
+    return seen !== undefined && isRevoked(seen.marks, id, bound)
   }
 
   /** The registry did not answer: the last answer serves one more window, then the configured failure mode. */
@@ -131,7 +131,10 @@ export class SessionUsers {
     if (registry === undefined) return undefined
     const mark: Revocation = { ids: [id] }
     return then(registry.revoke(user, mark), () => {
-      this.remember(user, mergeRevocations(this.looked.get(user)?.marks, mark), now)
+      // This process knows of its own revocation at once, without taking it for a fresh look at
+      // the registry: revocations made elsewhere still show by the end of the current window.
+      const seen = this.looked.get(user)
+      this.remember(user, mergeRevocations(seen?.marks, mark), seen?.at ?? -Infinity)
     })
   }
 
@@ -148,7 +151,7 @@ export class SessionUsers {
     } else {
       const [listed, marks] = await Promise.all([registry?.list(user) ?? [], registry?.revocations(user)])
       this.remember(user, marks, now)
-      entries = listed.filter(entry => entry.expiresAt > now && !isRevoked(marks, entry.id, entry.createdAt))
+      entries = listed.filter(entry => entry.expiresAt > now && !isRevoked(marks, entry.id, entry.boundAt ?? entry.createdAt))
     }
     return entries
       .sort((a, b) => b.lastSeenAt - a.lastSeenAt)
@@ -170,7 +173,10 @@ export class SessionUsers {
       : listed.filter(session => !which.allExcept.includes(session.id)).map(session => session.id)
     if (store !== undefined) return await store.endUserSessions(user, ids)
     if (registry === undefined) return 0
-    const mark: Revocation = 'ids' in which ? { ids: [...which.ids] } : { before: now + 1, except: [...which.allExcept] }
+    // Sessions created before this second: a sign-in later in this request (a password reset) keeps its new session.
+    // The listed sessions by id, and any unlisted one bound before this second: a sign-in later in
+    // this request (a password reset) keeps its new session.
+    const mark: Revocation = 'ids' in which ? { ids: [...which.ids] } : { ids, before: now, except: [...which.allExcept] }
     await registry.revoke(user, mark)
     // This process knows at once; the others within revocationCheck seconds.
     this.remember(user, mergeRevocations(this.looked.get(user)?.marks, mark), now)

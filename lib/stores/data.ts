@@ -10,7 +10,7 @@ export const CLAIM_NAMES = ['iat', 'exp', 'nbf'] as const
 export const STORE_ATTRIBUTES = ['_idx', '_secret', '_ttl', '_touched', '_created'] as const
 
 /** What the session layer keeps with the data: the session id, its own lifetime, the signed-in user, the device, the registry's last look. */
-export const META_NAMES = ['_sid', '_maxAge', '_user', '_device', '_seen'] as const
+export const META_NAMES = ['_sid', '_maxAge', '_user', '_device', '_seen', '_bound'] as const
 
 /**
  * Names a session can never hold: they share the top level with user data on the wire. They are
@@ -29,8 +29,8 @@ export const MAX_DEPTH = 32
 
 /** True when the JSON text nests objects and arrays deeper than `limit`. One pass, no recursion. */
 export function nestsDeeper (json: string, limit = MAX_DEPTH): boolean {
-  // Fewer brackets than the limit cannot nest past it.
-  if (json.length <= limit * 2) return false
+  // Fewer opening brackets than the limit cannot nest past it (most sessions have a handful).
+  if (json.length <= limit * 2 || !hasMoreOpenings(json, limit)) return false
   let depth = 0
   let inString = false
   for (let index = 0; index < json.length; index++) {
@@ -46,6 +46,13 @@ export function nestsDeeper (json: string, limit = MAX_DEPTH): boolean {
       depth--
     }
   }
+  return false
+}
+
+function hasMoreOpenings (json: string, limit: number): boolean {
+  let count = 0
+  for (let at = json.indexOf('{'); at >= 0; at = json.indexOf('{', at + 1)) if (++count > limit) return true
+  for (let at = json.indexOf('['); at >= 0; at = json.indexOf('[', at + 1)) if (++count > limit) return true
   return false
 }
 

@@ -37,17 +37,7 @@ export class JweStore implements Store {
     const { iat, exp, _created: created = iat } = claims
     if (!isTime(iat) || !isTime(created) || (exp !== undefined && !isTime(exp))) return { reject: 'malformed' }
     if (iat > context.now + CLOCK_SKEW || created > iat) return { reject: 'malformed' }
-    return {
-      session: {
-        data: claims,
-        text: opened.plaintext,
-        created,
-        touched: iat,
-        ...(exp === undefined ? {} : { expires: exp }),
-        stale: !opened.key.current,
-        legacy: opened.key.public
-      }
-    }
+    return { session: { data: claims, text: opened.plaintext, created, touched: iat, expires: exp, stale: !opened.key.current, legacy: opened.key.public } }
   }
 
   save (request: SaveRequest, context: StoreContext): SaveResult {

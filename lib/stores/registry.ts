@@ -26,6 +26,8 @@ export interface RegistryEntry {
   /** The session's id (`req.sessionID`). */
   readonly id: string
   readonly createdAt: number
+  /** When the session was bound to this user: revocation marks' `before` compares this. Default createdAt. */
+  readonly boundAt?: number
   readonly lastSeenAt: number
   readonly expiresAt: number
   /** What the app said of the device (options.device), if it said anything. */
@@ -33,8 +35,8 @@ export interface RegistryEntry {
 }
 
 /**
- * Which of a user's sessions no longer count: every id in `ids`, and every session created before
- * `before` (epoch seconds) except those in `except`. A later mark's `before` and `except` replace
+ * Which of a user's sessions no longer count: every id in `ids`, and every session bound to the
+ * user before `before` (epoch seconds) except those in `except`. A later mark's `before` and `except` replace
  * the earlier ones; `ids` accumulate.
  */
 export interface Revocation {
@@ -43,18 +45,18 @@ export interface Revocation {
   readonly except?: readonly string[]
 }
 
-/** Whether a session (its id and when it was created) is revoked by these marks. */
-export function isRevoked (marks: Revocation | undefined, id: string, created: number): boolean {
+/** Whether a session (its id, and when it was bound to the user) is revoked by these marks. */
+export function isRevoked (marks: Revocation | undefined, id: string, bound: number): boolean {
   if (marks === undefined) return false
   if (marks.ids?.includes(id) === true) return true
-  return marks.before !== undefined && created < marks.before && marks.except?.includes(id) !== true
+  return marks.before !== undefined && bound < marks.before && marks.except?.includes(id) !== true
 }
 
 /**
  * Revoked ids a user's marks keep: the newest. An older one belongs to a session past its absolute
  * lifetime by now (unless a user signs out more than this many sessions within maxLifetime).
  */
-export const MAX_REVOKED_IDS = 500
+export const MAX_REVOKED_IDS = 1000
 
 /** Two marks as one: ids accumulate (the newest MAX_REVOKED_IDS), the later `before`/`except` win. */
 export function mergeRevocations (earlier: Revocation | undefined, later: Revocation): Revocation {

@@ -7,4 +7,4 @@ export const HASH_KEY = '_idx'
 export const TTL_ATTRIBUTE = '_ttl'
 export const USER_ATTRIBUTE = '_user'
 export const USER_INDEX = 'arc-session-user'
-export const USER_INDEX_ATTRIBUTES = ['_sid', '_created', '_touched', '_ttl', '_device', '_kind'] as const
+export const USER_INDEX_ATTRIBUTES = ['_sid', '_created', '_touched', '_ttl', '_device', '_kind', '_bound'] as const

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { AttributeValue, DynamoDBClient, QueryCommandOutput } from '@aws-sdk/client-dynamodb'
 import { sessionIdOf } from '../../crypto/ids'
-import { isRevoked, mergeRevocations, type RegistryEntry, type Revocation, type SessionRegistry } from '../registry'
+import { isRevoked, type RegistryEntry, type Revocation, type SessionRegistry } from '../registry'
 import { storeFailure } from './errors'
 import { USER_ATTRIBUTE, USER_INDEX } from './layout'
 import type { Sdk } from './sdk'
@@ -63,7 +63,8 @@ export function entryOf (item: Item, user: string, now: number, kind: string | u
   if (id === undefined) return undefined
   const createdAt = number(item._created) ?? number(item._touched) ?? now
   const device = item._device?.S
-  return { user, id, createdAt, lastSeenAt: number(item._touched) ?? createdAt, expiresAt, ...(device === undefined ? {} : { device }) }
+  const boundAt = number(item._bound)
+  return { user, id, createdAt, ...(boundAt === undefined ? {} : { boundAt }), lastSeenAt: number(item._touched) ?? createdAt, expiresAt, ...(device === undefined ? {} : { device }) }
 }
 
 const ENTRY_PREFIX = 'arc-session:entry:'
@@ -92,6 +93,7 @@ export class DynamoDBRegistry implements SessionRegistry {
         _created: { N: String(entry.createdAt) },
         _touched: { N: String(entry.lastSeenAt) },
         _ttl: { N: String(entry.expiresAt) },
+        ...(entry.boundAt === undefined ? {} : { _bound: { N: String(entry.boundAt) } }),
         ...(entry.device === undefined ? {} : { _device: { S: entry.device } })
       }
     }))
@@ -114,28 +116,39 @@ export class DynamoDBRegistry implements SessionRegistry {
     }))
     if (item === undefined) return undefined
     const before = number(item.before)
-    const ids = item.ids?.L?.map(value => value.S).filter((id): id is string => id !== undefined)
+    const ids = item.ids?.SS ?? item.ids?.L?.map(value => value.S).filter((id): id is string => id !== undefined)
     const except = item.except?.L?.map(value => value.S).filter((id): id is string => id !== undefined)
     return { ...(ids === undefined ? {} : { ids }), ...(before === undefined ? {} : { before }), ...(except === undefined ? {} : { except }) }
   }
 
+  /** One UpdateItem: ids join a string set (concurrent revocations on two servers both stay), `before`/`except` are replaced. */
   async revoke (user: string, revocation: Revocation): Promise<void> {
-    const merged = mergeRevocations(await this.revocations(user), revocation)
     const now = Math.floor(Date.now() / 1000)
-    const strings = (values: readonly string[] | undefined): AttributeValue => ({ L: (values ?? []).map(S => ({ S })) })
-    await this.send('PutItem', new this.sdk.PutItemCommand({
+    const names: Record<string, string> = { '#kind': '_kind', '#ttl': '_ttl' }
+    const values: Record<string, AttributeValue> = { ':kind': { S: 'revoked' }, ':ttl': { N: String(now + MARK_LIFETIME) } }
+    const sets = ['#kind = :kind', '#ttl = :ttl']
+    if (revocation.before !== undefined) {
+      names['#before'] = 'before'
+      names['#except'] = 'except'
+      values[':before'] = { N: String(revocation.before) }
+      values[':except'] = { L: (revocation.except ?? []).map(S => ({ S })) }
+      sets.push('#before = :before', '#except = :except')
+    }
+    const ids = [...new Set(revocation.ids ?? [])]
+    if (ids.length > 0) {
+      names['#ids'] = 'ids'
+      values[':ids'] = { SS: ids }
+    }
+    await this.send('UpdateItem', new this.sdk.UpdateItemCommand({
       TableName: this.table,
-      Item: {
-        _idx: { S: marksKey(user) },
-        _kind: { S: 'revoked' },
-        ids: strings(merged.ids),
-        except: strings(merged.except),
-        ...(merged.before === undefined ? {} : { before: { N: String(merged.before) } }),
-        _ttl: { N: String(now + MARK_LIFETIME) }
-      }
+      Key: { _idx: { S: marksKey(user) } },
+      UpdateExpression: `SET ${sets.join(', ')}${ids.length > 0 ? ' ADD #ids :ids' : ''}`,
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values
     }))
+    const marks = await this.revocations(user)
     for (const entry of await this.list(user)) {
-      if (isRevoked(merged, entry.id, entry.createdAt)) await this.forget(user, entry.id)
+      if (isRevoked(marks, entry.id, entry.boundAt ?? entry.createdAt)) await this.forget(user, entry.id)
     }
   }
 }
