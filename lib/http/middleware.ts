@@ -72,6 +72,13 @@ class RequestSession extends SessionHandle implements SessionBinding, CommitHook
     this.next(sessionFailure(error))
   }
 
+  /** The response gate, while the response is being committed (found through req by the prototype hooks). */
+  gate: unknown
+
+  onDetached (): void {
+    this.gate = undefined
+  }
+
   onSettled (): void {
     // Express's next reaches req and res: held here, it would keep them (through the WeakMap
     // this object is a value of) from the young-generation GC.

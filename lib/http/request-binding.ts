@@ -1,6 +1,8 @@
 import { IncomingMessage } from 'node:http'
 
 export interface SessionBinding {
+  /** The response gate, while it has something to do (see response-hooks.ts). */
+  gate?: unknown
   /** The session object the route sees (a new one after regenerate()). */
   readonly session: Record<string, unknown>
   /** `req.session = value`. */
@@ -78,6 +80,11 @@ export function bindSession (req: object, binding: SessionBinding): void {
 /** True when a session middleware has already bound this request (a second arcSession() in the chain). */
 export function isBound (req: object): boolean {
   return bindings.has(req)
+}
+
+/** The binding of a request, if a session middleware made one. */
+export function bindingOf (req: object): SessionBinding | undefined {
+  return bindings.get(req)
 }
 
 export { installAccessors as installSessionAccessors }

@@ -10,6 +10,8 @@ export interface CommitHooks {
   onFailed (error: unknown): void
   /** Nothing more will be asked: let go of what the request held (its `next`). */
   onSettled (): void
+  /** The response went out well: the gate has nothing left to do (drop it, where it was registered). */
+  onDetached? (): void
 }
 
 /** A response method as the gate calls it: the real one, with the route's arguments. */
@@ -53,13 +55,13 @@ export class ResponseGate {
   private readonly headersBefore: Readonly<Record<string, unknown>>
 
   /**
-   * `registry`, when the caller finds gates in a WeakMap keyed by the response: the gate removes
+   * `registered`, when the caller finds the gate through the hooks (the request's binding): the gate removes
    * itself once it has nothing left to do for a response that went out well. (A gate holds its
    * response, and an entry whose value reaches its own key costs V8's young-generation GC dearly
    * until it is removed.)
    */
   constructor (private readonly res: ServerResponse, private readonly hooks: CommitHooks, private readonly originals: Originals,
-    private readonly registry: WeakMap<ServerResponse, ResponseGate> | undefined) {
+    private readonly registered: boolean) {
     this.headersBefore = headersOf(res)
   }
 
@@ -232,7 +234,7 @@ export class ResponseGate {
 
   private settle (): void {
     this.hooks.onSettled()
-    this.registry?.delete(this.res)
+    if (this.registered) this.hooks.onDetached?.()
   }
 
   private fail (error: unknown): void {

@@ -1,15 +1,24 @@
 import { ServerResponse } from 'node:http'
+import { bindingOf } from './request-binding'
 import { GATED_METHODS as METHODS, ResponseGate, type CommitHooks, type GatedMethod as MethodName, type Method } from './response-gate'
 
 export type { CommitHooks } from './response-gate'
 
-const gates = new WeakMap<ServerResponse, ResponseGate>()
+/** Hooks that also hold their gate: the request's binding, found through `res.req`. */
+export type GateHolder = CommitHooks & { gate?: unknown }
+
+/** The gate of a response, through its request's binding: one WeakMap entry a request, not two. */
+function gateOf (res: ServerResponse): ResponseGate | undefined {
+  const req = (res as { req?: object }).req
+  return req === undefined ? undefined : bindingOf(req)?.gate as ResponseGate | undefined
+}
+
 const wrappers = new Map<MethodName, Method>()
 const prototypeOriginals = {} as Record<MethodName, Method>
 
 /**
  * The gate's hooks live on http.ServerResponse.prototype, installed once, and find each
- * response's gate in a WeakMap. Patching every response instead (`res.end = ...`) is what
+ * response's gate through its request's binding. Patching every response instead (`res.end = ...`) is what
  * most middleware does, and on Node 20 it is slow: Express re-parents each response
  * (Object.setPrototypeOf), after which V8 takes microseconds per property added to it
  * (bench/setprototype-cliff.ts). Responses without a gate pass straight through.
@@ -21,7 +30,7 @@ function installHooks (): void {
     const original = prototype[name]
     prototypeOriginals[name] = original
     const wrapper: Method = function (this: ServerResponse, ...args: unknown[]) {
-      const gate = gates.get(this)
+      const gate = gateOf(this)
       return gate === undefined ? original.apply(this, args) : gate[name](args)
     }
     wrappers.set(name, wrapper)
@@ -30,19 +39,21 @@ function installHooks (): void {
 }
 
 /** Commit the session before this response's headers go out (see ResponseGate). */
-export function gateResponse (res: ServerResponse, hooks: CommitHooks): void {
+export function gateResponse (res: ServerResponse, hooks: GateHolder): void {
   installHooks()
   const methods = res as unknown as Record<MethodName, Method>
+  const req = (res as { req?: object }).req
   if (methods.end === wrappers.get('end') && methods.writeHead === wrappers.get('writeHead') &&
-    methods.write === wrappers.get('write') && methods.flushHeaders === wrappers.get('flushHeaders')) {
-    gates.set(res, new ResponseGate(res, hooks, prototypeOriginals, gates))
+    methods.write === wrappers.get('write') && methods.flushHeaders === wrappers.get('flushHeaders') &&
+    req !== undefined && (bindingOf(req) as unknown) === hooks) {
+    hooks.gate = new ResponseGate(res, hooks, prototypeOriginals, true)
     return
   }
   // Something already stands in front of the prototype (an own property set before this
   // middleware ran, or a response class with its own methods, as serverless-http's): wrap this
   // response itself, around whatever it would call.
   const current = { writeHead: methods.writeHead, write: methods.write, end: methods.end, flushHeaders: methods.flushHeaders }
-  const gate = new ResponseGate(res, hooks, current, undefined)
+  const gate = new ResponseGate(res, hooks, current, false)
   for (const name of METHODS) {
     methods[name] = function (this: ServerResponse, ...args: unknown[]) { return gate[name](args) }
   }

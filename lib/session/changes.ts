@@ -126,7 +126,8 @@ export function metaOf (data: Record<string, unknown>): SessionMeta {
 /** The JSON a store keeps: the data, then the meta keys. */
 export function withMeta (json: string, meta: SessionMeta): string {
   let tail = ''
-  if (meta.sid !== undefined) tail += `,"_sid":${JSON.stringify(meta.sid)}`
+  // The id is base64url (made here, or checked when loaded): nothing in it needs escaping.
+  if (meta.sid !== undefined) tail += `,"_sid":"${meta.sid}"`
   if (meta.own !== undefined) tail += `,"_maxAge":${meta.own === null ? 'null' : String(meta.own)}`
   if (meta.user !== undefined) tail += `,"_user":${JSON.stringify(meta.user)}`
   if (meta.device !== undefined) tail += `,"_device":${JSON.stringify(meta.device)}`

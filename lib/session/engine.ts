@@ -3,13 +3,27 @@ import { decodeAscii, findSessionCookies } from '../cookie/parse'
 import { serializeCookie } from '../cookie/serialize'
 import { newSessionId, sessionIdOf } from '../crypto/ids'
 import { HeadersSentError, SessionTooLargeError, type RejectReason } from '../errors'
-import type { LoadResult, SaveRequest, StoreContext, StoredSession } from '../stores/store'
+import type { LoadResult, StoreContext, StoredSession } from '../stores/store'
 import { isPending, then, type Awaitable } from '../util/awaitable'
 import { log } from '../util/log'
-import { dataJson, fillSession, keyChanges, metaOf, storableJson, withMeta, type SessionMeta } from './changes'
+import { dataJson, fillSession, metaOf, storableJson, withMeta, type SessionMeta } from './changes'
 import { cookieMaxAge, expiresAt, isExpired, refreshDue } from './lifetime'
 import type { SessionPolicy } from './policy'
+import { PendingSave } from './save-request'
 import { NONE, NO_NAMES, emptyState, type SessionState } from './state'
+import type { SessionUsers } from './users'
+
+/** What users and devices add to a save (options.user). */
+interface Binding {
+  /** The session is being bound to its user now (sign-in, or a new user). */
+  readonly bind: boolean
+  /** The cookie store's registry must hear of it (binding, or the periodic refresh). */
+  readonly record: boolean
+  readonly device?: string
+  readonly seen?: number
+  readonly bound?: number
+  readonly revoked?: boolean
+}
 
 export interface CommitOptions {
   /** write(): always produce a cookie, as arc's write does, even when nothing changed. */
@@ -235,7 +249,7 @@ export class SessionEngine {
     if (work === undefined) {
       const pending = state.pending
       if (options.keep !== true) state.pending = NONE
-      return [...pending]
+      return pending.length === 0 ? [] : [...pending]
     }
     const finish = (cookies: string[]): string[] => {
       const merged = mergeCookies(state.pending, cookies)
@@ -287,53 +301,26 @@ export class SessionEngine {
     const generation = state.generation
     const previous = state.stored
     const created = previous?.created ?? context.now
-    if (state.sid === undefined) this.sessionId(state)
-    const sid = state.sid as string
-    const { users } = this.policy
-    const registry = users?.settings.registry
-    const user = state.user
-    const bound = user !== undefined && user !== state.userSaved
-    const device = user === undefined ? undefined : bound ? users?.deviceOf(options.request) : state.device
-    // The cookie store's registry hears of a bound session at binding and at most once per refresh interval.
-    const recordDue = registry !== undefined && user !== undefined && (bound || state.seen === undefined || refreshDue(context, state.seen, state.own))
-    const seen = registry === undefined || user === undefined ? undefined : recordDue ? context.now : state.seen
-    const boundAt = registry === undefined || user === undefined ? undefined : bound || state.bound === undefined ? context.now : state.bound
-    const meta = {
-      ...(state.sidKept === 'derived' ? {} : { sid }),
+    const sid = state.sid ?? this.sessionId(state)
+    const binding = this.policy.users === undefined ? undefined : this.binding(state, context, options)
+    const meta: SessionMeta = {
+      sid: state.sidKept === 'derived' ? undefined : sid,
       own: state.own,
-      ...(user === undefined ? {} : { user }),
-      ...(device === undefined ? {} : { device }),
-      ...(seen === undefined ? {} : { seen }),
-      ...(boundAt === undefined ? {} : { bound: boundAt })
+      user: state.user,
+      device: binding?.device,
+      seen: binding?.seen,
+      bound: binding?.bound
     }
-    const full = withMeta(json, meta)
-    const before = state.baseline === undefined ? undefined : withMeta(state.baseline, {
-      ...(state.sidKept === 'saved' ? { sid } : {}),
-      own: state.ownSaved,
-      ...(state.userSaved === undefined ? {} : { user: state.userSaved }),
-      ...(state.userSaved === undefined || state.device === undefined ? {} : { device: state.device }),
-      ...(state.seen === undefined || state.userSaved === undefined || registry === undefined ? {} : { seen: state.seen }),
-      ...(state.bound === undefined || state.userSaved === undefined || registry === undefined ? {} : { bound: state.bound })
-    })
     const touched = refresh || previous === undefined ? context.now : previous.touched
     const expires = expiresAt(context, created, touched, state.own)
-    if (registry !== undefined && user !== undefined && users?.knownRevoked(user, sid, boundAt ?? created, context.now) === true) {
+    if (binding?.revoked === true) {
       // Revoked (signed out elsewhere) since this request read it: never re-issued.
       log('session revoked while in use: not saved')
       state.stored = undefined
       return this.clear(state, context)
     }
-    let diff: { changed: string[], removed: string[] } | undefined
-    const request: SaveRequest = {
-      ...(previous?.id === undefined ? {} : { id: previous.id, touched: previous.touched }),
-      data: session,
-      json: full,
-      get changed () { return (diff ??= keyChanges(before, full)).changed },
-      get removed () { return (diff ??= keyChanges(before, full)).removed },
-      refresh,
-      created,
-      expires
-    }
+    const request = new PendingSave(previous?.id, previous?.touched, session, withMeta(json, meta), refresh, created, expires,
+      state.baseline, state.baseline === undefined ? undefined : this.savedMeta(state))
     return then(this.policy.store.save(request, context), result => {
       if (result.gone === true) {
         // Destroyed or expired elsewhere since this request read it (a logout in another tab): the
@@ -348,30 +335,72 @@ export class SessionEngine {
         return []
       }
       const cookies = options.storeOnly === true ? [] : this.sessionCookies(state, result.cookie, expires, context)
-      const unbound = registry !== undefined && state.userSaved !== undefined && state.userSaved !== user ? [{ user: state.userSaved, id: sid }] : []
-      const registered = recordDue
-        ? then(this.forgetAll(state, unbound), () => users?.record({
-          user, id: sid, createdAt: created, boundAt: boundAt ?? created, lastSeenAt: context.now, expiresAt: expires, ...(device === undefined ? {} : { device })
-        }))
-        : this.forgetAll(state, unbound)
+      const registered = binding === undefined ? this.forgetAll(state, []) : this.register(state, binding, sid, created, expires, context)
       return then(registered, () => then(this.retire(state, context), () => {
-        log('session %s (%d cookie bytes)', previous === undefined ? 'created' : 'saved', result.cookie.length)
-        state.stored = { ...(result.id === undefined ? {} : { id: result.id }), data: session, created, touched: result.touched ?? touched, expires }
+        state.stored = { id: result.id, data: session, created, touched: result.touched ?? touched, expires }
         state.baseline = json
         // As a later request's Cookie header would bring it back (reload() reads it again).
         state.source = result.cookie.includes('%') ? decodeAscii(result.cookie) : result.cookie
         if (meta.sid !== undefined) state.sidKept = 'saved'
         state.ownSaved = state.own
-        state.userSaved = user
-        state.device = device
-        state.seen = seen
-        state.bound = boundAt
+        state.userSaved = state.user
+        state.device = meta.device
+        state.seen = meta.seen
+        state.bound = meta.bound
         state.touch = false
         state.keepEmpty = false
         state.renew = false
         return cookies
       }))
     })
+  }
+
+  /** The meta the session was stored with: what its loaded JSON is compared against. */
+  private savedMeta (state: SessionState): SessionMeta {
+    const registry = this.policy.users?.settings.registry !== undefined
+    const bound = state.userSaved !== undefined
+    return {
+      sid: state.sidKept === 'saved' ? state.sid : undefined,
+      own: state.ownSaved,
+      user: state.userSaved,
+      device: bound ? state.device : undefined,
+      seen: bound && registry ? state.seen : undefined,
+      bound: bound && registry ? state.bound : undefined
+    }
+  }
+
+  /** Users and devices at a save: the device, the registry's clocks, and whether the session was revoked meanwhile. */
+  private binding (state: SessionState, context: StoreContext, options: CommitOptions): Binding {
+    const users = this.policy.users as SessionUsers
+    const user = state.user
+    if (user === undefined) return { bind: false, record: false }
+    const bind = user !== state.userSaved
+    const device = bind ? users.deviceOf(options.request) : state.device
+    if (users.settings.registry === undefined) return { bind, record: false, device }
+    // The cookie store's registry hears of a bound session at binding and at most once per refresh interval.
+    const record = bind || state.seen === undefined || refreshDue(context, state.seen, state.own)
+    const bound = bind || state.bound === undefined ? context.now : state.bound
+    return {
+      bind,
+      record,
+      device,
+      seen: record ? context.now : state.seen,
+      bound,
+      revoked: users.knownRevoked(user, state.sid as string, bound, context.now)
+    }
+  }
+
+  /** The cookie store's registry after a save: the old binding forgotten, the new one (or a refresh) recorded. */
+  private register (state: SessionState, binding: Binding, sid: string, created: number, expires: number, context: StoreContext): Awaitable<void> {
+    const users = this.policy.users as SessionUsers
+    const user = state.user
+    const unbound = users.settings.registry !== undefined && state.userSaved !== undefined && state.userSaved !== user ? [{ user: state.userSaved, id: sid }] : []
+    const forgotten = this.forgetAll(state, unbound)
+    if (!binding.record || user === undefined) return forgotten
+    return then(forgotten, () => users.record({
+      user, id: sid, createdAt: created, boundAt: binding.bound ?? created, lastSeenAt: context.now, expiresAt: expires,
+      ...(binding.device === undefined ? {} : { device: binding.device })
+    }))
   }
 
   private clear (state: SessionState, context: StoreContext): Awaitable<string[]> {
