@@ -16,7 +16,8 @@ import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import express from 'express'
 import { mountServer, type ServerKind } from './apps'
-import { subtractOps, summarizeOps, type OpCounts, type OpSummary } from './common'
+import type * as ArcSession from 'arc-session'
+import { ARC_TABLE, SECRET, countingClient, distModule, subtractOps, summarizeOps, type OpCounts, type OpSummary } from './common'
 import { cookieHeader, createTables, get } from './harness'
 
 export const MIX = { first: 500, read: 400, change: 100 } as const
@@ -128,6 +129,85 @@ export async function runOpsMix (endpoint: string): Promise<MixResult> {
   return { mix: MIX, rows }
 }
 
+/** Issue 14's mix: the cookie store with a DynamoDB registry, 1,000 requests by 20 users over 10 simulated minutes. */
+export const REGISTRY_MIX = { users: 20, requestsPerUser: 48, minutes: 10, revocationCheck: 30 } as const
+
+export interface RegistryMixResult {
+  readonly requests: number
+  readonly logins: number
+  readonly logouts: number
+  /** Registry refreshes the mix calls for: once per tenth of the ttl (here, the ttl is an hour: every 6 minutes). */
+  readonly refreshes: number
+  /** One revocation check per user per revocationCheck window that saw traffic. */
+  readonly checks: number
+  readonly bound: number
+  readonly operations: OpSummary
+}
+
+/**
+ * Each user signs in, makes 46 requests (read-only and counter, alternating) spread over the
+ * simulated minutes, and signs out; the registry is a table of the shared dynalite, counted on
+ * its client. The clock is simulated, so the revocation window and the refresh interval are real
+ * without the run taking minutes.
+ */
+export async function runRegistryMix (endpoint: string): Promise<RegistryMixResult> {
+  const counts: OpCounts = {}
+  let now = Date.parse('2026-06-01T00:00:00Z')
+  const { arcSession } = require(distModule('index.js')) as typeof ArcSession
+  const ttl = 3600
+  const sessions = arcSession({
+    secret: SECRET, table: 'jwe', ttl, env: {}, cookie: { secure: false }, clock: () => now,
+    user: 'user', registry: ARC_TABLE, revocationCheck: REGISTRY_MIX.revocationCheck, dynamodb: { client: countingClient(endpoint, counts) }
+  })
+  const app = express()
+  app.use(sessions)
+  app.get('/login', async (req, res) => { await req.session.regenerate(); req.session.user = String(req.query.user); res.send('in') })
+  app.get('/logout', async (req, res) => { await req.session.destroy(); res.send('out') })
+  app.get('/read', (req, res) => { res.send(String(req.session.user ?? '')) })
+  app.get('/counter', (req, res) => { req.session.count = (req.session.count ?? 0) + 1; res.send(String(req.session.user ?? '')) })
+  const server: Server = await new Promise(resolve => { const s = app.listen(0, '127.0.0.1', () => resolve(s)) })
+  const port = (server.address() as AddressInfo).port
+  try {
+    const jars = Array.from({ length: REGISTRY_MIX.users }, () => '')
+    const keep = (index: number, setCookies: string[]): void => { if (setCookies.length > 0) jars[index] = cookieHeader(setCookies) }
+    const step = (REGISTRY_MIX.minutes * 60_000) / REGISTRY_MIX.requestsPerUser
+    const windows = new Set<string>()
+    let requests = 0
+    for (let user = 0; user < REGISTRY_MIX.users; user++) keep(user, (await get(port, `/login?user=u${user}`)).setCookies)
+    requests += REGISTRY_MIX.users
+    const start = now
+    for (let round = 0; round < REGISTRY_MIX.requestsPerUser - 2; round++) {
+      now = start + round * step
+      for (let user = 0; user < REGISTRY_MIX.users; user++) {
+        const reply = await get(port, round % 2 === 0 ? '/read' : '/counter', jars[user])
+        expect(reply.status === 200 && reply.body === `u${user}`, `registry mix: user u${user} answered ${reply.status} "${reply.body}"`)
+        keep(user, reply.setCookies)
+        windows.add(`${user}:${Math.floor((now - start) / (REGISTRY_MIX.revocationCheck * 1000))}`)
+        requests++
+      }
+    }
+    for (let user = 0; user < REGISTRY_MIX.users; user++) keep(user, (await get(port, '/logout', jars[user])).setCookies)
+    requests += REGISTRY_MIX.users
+    const operations = summarizeOps(counts)
+    const refreshes = REGISTRY_MIX.users * Math.floor((REGISTRY_MIX.minutes * 60) / Math.floor(ttl / 10))
+    const checks = windows.size
+    const bound = REGISTRY_MIX.users * 2 + refreshes + checks
+    return { requests, logins: REGISTRY_MIX.users, logouts: REGISTRY_MIX.users, refreshes, checks, bound, operations }
+  } finally {
+    server.closeAllConnections()
+    await new Promise<void>(resolve => server.close(() => { resolve() }))
+  }
+}
+
+export function formatRegistryMix (result: RegistryMixResult): string {
+  const { operations: ops } = result
+  return [
+    `| ${result.requests} requests, cookie store + DynamoDB registry | logins | logouts | refreshes | checks (user × ${REGISTRY_MIX.revocationCheck} s window) | bound | registry operations |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+    `| ${REGISTRY_MIX.users} users, ${REGISTRY_MIX.minutes} simulated minutes | ${result.logins} | ${result.logouts} | ${result.refreshes} | ${result.checks} | ${result.bound} | **${ops.reads + ops.writes}** (${ops.reads} R / ${ops.writes} W: ${JSON.stringify(ops.byCommand)}) |`
+  ].join('\n')
+}
+
 export function formatOpsMix (result: MixResult): string {
   const cell = (summary: OpSummary): string => `${summary.reads + summary.writes} (${summary.reads} R / ${summary.writes} W)`
   const lines = [
@@ -151,6 +231,7 @@ if (require.main === module) {
       await createTables(endpoint)
       const result = await runOpsMix(endpoint)
       console.log(formatOpsMix(result))
+      console.log(formatRegistryMix(await runRegistryMix(endpoint)))
       for (const row of result.rows) console.log(row.label, JSON.stringify(row.total.byCommand))
     } finally {
       server.closeAllConnections()

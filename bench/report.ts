@@ -5,7 +5,7 @@
 import { ROUTES, SERVERS, SERVER_KINDS, STUB_OF, type Route, type ServerKind } from './apps'
 import { COLD_LABELS, formatColdStart, type ColdResult } from './cold-start'
 import type { OpSummary } from './common'
-import { formatOpsMix, type MixResult } from './dynamodb-ops'
+import { formatOpsMix, formatRegistryMix, type MixResult, type RegistryMixResult } from './dynamodb-ops'
 import { CASES, CASE_LABELS, HOSTILE_TARGET, formatHostile, type HostileResult } from './hostile'
 import { formatMicro, type MicroResult } from './micro'
 import { formatTokenMemory, type TokenMemoryResult } from './token-memory'
@@ -128,6 +128,7 @@ export interface RunResult {
   micro?: MicroResult
   memory?: MemoryResult
   opsMix?: MixResult
+  registryMix?: RegistryMixResult
   hostile?: HostileResult
   tokenMemory?: TokenMemoryResult
   coldStart?: ColdResult
@@ -545,6 +546,18 @@ export function evaluateTargets (result: RunResult): Target[] {
     }
   }
 
+  const registry = result.registryMix
+  if (registry !== undefined) {
+    const used = registry.operations.reads + registry.operations.writes
+    targets.push({
+      name: 'Users and devices (issue 14): registry operations ≤ logins + logouts + refreshes + checks',
+      wanted: `≤ ${registry.bound}`,
+      measured: `${used} for ${registry.requests} requests`,
+      met: used <= registry.bound,
+      margin: `${registry.bound - used} under the bound`
+    })
+  }
+
   // Issue 12, item 1.
   for (const row of result.hostile?.rows ?? []) {
     if (row.kind === 'express') continue
@@ -740,6 +753,14 @@ export function resultsBlock (result: RunResult): string {
     parts.push('### DynamoDB operations for 1,000 requests (issue 3\'s mix)')
     parts.push('')
     parts.push(formatOpsMix(result.opsMix))
+  }
+  if (result.registryMix !== undefined) {
+    parts.push('')
+    parts.push('### Users and devices: registry operations for a 1,000-request mix (issue 14)')
+    parts.push('')
+    parts.push(formatRegistryMix(result.registryMix))
+    parts.push('')
+    parts.push('The bound is logins + logouts + refreshes + one revocation check per user per window: a read-only or counter request between checks makes no registry call.')
   }
   parts.push('')
   parts.push('### Targets')

@@ -40,7 +40,7 @@ import { join, relative } from 'node:path'
 import { ROUTES, SERVERS, SERVER_KINDS, type Route, type ServerKind } from './apps'
 import { formatColdStart, runColdStart } from './cold-start'
 import { median, subtractOps, summarizeOps } from './common'
-import { formatOpsMix, runOpsMix } from './dynamodb-ops'
+import { formatOpsMix, formatRegistryMix, runOpsMix, runRegistryMix } from './dynamodb-ops'
 import { cookieHeader, createTables, get, load, prime, settledStats, startChild, type Child } from './harness'
 import { formatHostile, runHostile } from './hostile'
 import { formatMicro, runMicro } from './micro'
@@ -434,6 +434,9 @@ async function measureAll (args: Args, out: string, started: number): Promise<vo
       log('DynamoDB operations mix (500 first visits, 400 read-only, 100 changes)')
       result.opsMix = await runOpsMix(endpoint)
       log(formatOpsMix(result.opsMix))
+      log('users and devices: the cookie store with a DynamoDB registry (issue 14)')
+      result.registryMix = await runRegistryMix(endpoint)
+      log(formatRegistryMix(result.registryMix))
     }
   } finally {
     await dynamo.stop()

@@ -28,6 +28,11 @@ export class TokenCache<T extends { readonly plaintext: string }> {
   constructor (private readonly maxBytes = 1024 * 1024, private readonly maxTokenLength = 4096) {}
 
   get (token: string): T | undefined {
+    // Closed and empty (many distinct visitors): not even the token's hash is worth computing.
+    if (this.entries.size === 0) {
+      if (++this.lookups === WINDOW) this.review()
+      return undefined
+    }
     const found = this.entries.get(token)
     if (found !== undefined) this.hits++
     if (++this.lookups === WINDOW) this.review()

@@ -131,7 +131,7 @@ export function arcSession (options?: ArcSessionOptions): ArcSessionMiddleware {
     try {
       const current = new RequestSession(engine, state, data, next, plainHttpHost(req, secure), wantsRequest ? req : undefined)
       bindSession(req, current)
-      gateResponse(res, current)
+      gateResponse(res, req, current)
       return true
     } catch (error) {
       next(sessionFailure(error))

@@ -60,7 +60,9 @@ function installAccessors (): boolean {
 export function bindSession (req: object, binding: SessionBinding): void {
   installAccessors()
   bindings.set(req, binding)
-  // Not an IncomingMessage, or something set req.session itself before us: own accessors then.
+  // The accessors on IncomingMessage.prototype serve it, unless something set req.session itself before us.
+  if (accessorsInstalled === true && req instanceof IncomingMessage && !Object.hasOwn(req, 'session')) return
+  // Not an IncomingMessage, or an own req.session in the way: own accessors then.
   if ((req as { session?: unknown }).session !== binding.session) {
     Object.defineProperty(req, 'session', {
       configurable: true,

@@ -38,14 +38,15 @@ function installHooks (): void {
   }
 }
 
-/** Commit the session before this response's headers go out (see ResponseGate). */
-export function gateResponse (res: ServerResponse, hooks: GateHolder): void {
+/**
+ * Commit the session before this response's headers go out (see ResponseGate). `req` is the
+ * request `hooks` is bound to: the prototype hooks find the gate through `res.req`.
+ */
+export function gateResponse (res: ServerResponse, req: object, hooks: GateHolder): void {
   installHooks()
   const methods = res as unknown as Record<MethodName, Method>
-  const req = (res as { req?: object }).req
-  if (methods.end === wrappers.get('end') && methods.writeHead === wrappers.get('writeHead') &&
-    methods.write === wrappers.get('write') && methods.flushHeaders === wrappers.get('flushHeaders') &&
-    req !== undefined && (bindingOf(req) as unknown) === hooks) {
+  if ((res as { req?: object }).req === req && methods.end === wrappers.get('end') && methods.writeHead === wrappers.get('writeHead') &&
+    methods.write === wrappers.get('write') && methods.flushHeaders === wrappers.get('flushHeaders')) {
     hooks.gate = new ResponseGate(res, hooks, prototypeOriginals, true)
     return
   }

@@ -13,9 +13,9 @@ export interface SessionRegistry {
   record (entry: RegistryEntry): Awaitable<void>
   /** Removes a user's session (signed out, or replaced by regenerate()). */
   forget (user: string, id: string): Awaitable<void>
-  /** The user's recorded sessions that have not expired; any order. */
+  /** The user's recorded sessions that have not expired, in any order (revoked ones may be left in: the middleware hides them). */
   list (user: string): Awaitable<RegistryEntry[]>
-  /** Adds to the user's revocation marks (see Revocation) and forgets the sessions it covers. */
+  /** Adds to the user's revocation marks (see Revocation): one write, as at every sign-out. */
   revoke (user: string, revocation: Revocation): Awaitable<void>
   /** The user's revocation marks, or undefined when there are none. */
   revocations (user: string): Awaitable<Revocation | undefined>

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { AttributeValue, DynamoDBClient, QueryCommandOutput } from '@aws-sdk/client-dynamodb'
 import { sessionIdOf } from '../../crypto/ids'
-import { isRevoked, type RegistryEntry, type Revocation, type SessionRegistry } from '../registry'
+import { type RegistryEntry, type Revocation, type SessionRegistry } from '../registry'
 import { storeFailure } from './errors'
 import { USER_ATTRIBUTE, USER_INDEX } from './layout'
 import type { Sdk } from './sdk'
@@ -103,6 +103,7 @@ export class DynamoDBRegistry implements SessionRegistry {
     await this.send('DeleteItem', new this.sdk.DeleteItemCommand({ TableName: this.table, Key: { _idx: { S: `${ENTRY_PREFIX}${id}` } } }))
   }
 
+  /** The user's entries, revoked ones included (the middleware hides those with the marks it reads beside). */
   async list (user: string): Promise<RegistryEntry[]> {
     const now = Math.floor(Date.now() / 1000)
     return (await queryUser(this.sdk, this.send, this.table, user))
@@ -121,7 +122,10 @@ export class DynamoDBRegistry implements SessionRegistry {
     return { ...(ids === undefined ? {} : { ids }), ...(before === undefined ? {} : { before }), ...(except === undefined ? {} : { except }) }
   }
 
-  /** One UpdateItem: ids join a string set (concurrent revocations on two servers both stay), `before`/`except` are replaced. */
+  /**
+   * One UpdateItem: ids join a string set (concurrent revocations on two servers both stay),
+   * `before`/`except` are replaced. The entries it covers stay until their TTL: list() hides them.
+   */
   async revoke (user: string, revocation: Revocation): Promise<void> {
     const now = Math.floor(Date.now() / 1000)
     const names: Record<string, string> = { '#kind': '_kind', '#ttl': '_ttl' }
@@ -146,9 +150,5 @@ export class DynamoDBRegistry implements SessionRegistry {
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values
     }))
-    const marks = await this.revocations(user)
-    for (const entry of await this.list(user)) {
-      if (isRevoked(marks, entry.id, entry.boundAt ?? entry.createdAt)) await this.forget(user, entry.id)
-    }
   }
 }

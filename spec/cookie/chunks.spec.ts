@@ -13,7 +13,7 @@ import { connect, type AddressInfo } from 'node:net'
 import express from 'express'
 import request from 'supertest'
 import { SessionTooLargeError, arcSession, createTable, type ArcSessionOptions, type RejectReason } from 'arc-session'
-import { TimedJar, setCookiesOf, testClock, type SetCookie } from './support/clock'
+import { TimedJar, setCookiesOf, testClock, type SetCookie } from '../support/clock'
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const express4 = require('express4') as typeof express

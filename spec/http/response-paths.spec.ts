@@ -7,7 +7,7 @@ import { Readable, type Stream } from 'node:stream'
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import request from 'supertest'
 import { arcSession, createTable, type ArcSessionOptions } from 'arc-session'
-import { EXPRESS_VERSIONS, isExpired, parseSetCookie, sessionCookies, setCookiesIn, testOptions, type ExpressFactory } from './support/apps'
+import { EXPRESS_VERSIONS, isExpired, parseSetCookie, sessionCookies, setCookiesIn, testOptions, type ExpressFactory } from '../support/apps'
 
 // The session cookie goes out however the route ends its response, next to the app's own cookies.
 

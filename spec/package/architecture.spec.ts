@@ -5,7 +5,7 @@ import { dirname, join, relative, resolve } from 'node:path'
  * ARCHITECTURE.md's "may import" column: a file's folder says which folders it may import from,
  * so data keeps moving one way (a store never reaches the request, cookie/ and crypto/ stay pure).
  */
-const lib = join(__dirname, '..', 'lib')
+const lib = join(__dirname, '..', '..', 'lib')
 
 const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   cookie: ['errors'],

@@ -5,7 +5,7 @@ import { join } from 'node:path'
  * Every TypeScript example in the README is a verbatim part of a file under examples/,
  * which `npm test` type-checks and whose behaviour examples/readme/*.spec.ts exercises.
  */
-const root = join(__dirname, '..')
+const root = join(__dirname, '..', '..')
 
 function filesUnder (dir: string): string[] {
   return readdirSync(dir).flatMap(name => {

@@ -11,7 +11,7 @@ import { arcSession, type ArcSessionOptions } from 'arc-session'
 import {
   ALGORITHMS, KEY_BYTES, OTHER_SECRET, SECRET, WEEK, b64url, captureRejects, cookieValue, craftToken, express4,
   headerOf, jose, openToken, plain, rawKey, sealClaims, segmentsOf, type Algorithm
-} from './support/tokens'
+} from '../support/tokens'
 
 const VECTOR_SECRET = 'abcdefghijklmnopqrstuvwxyz012345'
 const VECTOR = 'eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..oPJYVvuyws9vKrpk.3FNuoZTsalj75PSFM3ltDCRGF5rHTb6T.D7YTgr-7Nufd6xAI5Pdp6g'

@@ -5,7 +5,7 @@ import {
   REGION, SECRET, TestClock, cookieFor, countingClient, errorHandler, express4, expiresSession, getItem, idOf,
   itemCount, listen, makeTable, putItem, randomId, sessionPair, sessionSetCookie, signId, testEndpoint, wireValue,
   type CountingClient, type Item
-} from './support/dynamo-helpers'
+} from '../support/dynamo-helpers'
 
 /**
  * The DynamoDB store end to end: item layout, cookie format, hidden attributes,

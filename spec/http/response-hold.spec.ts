@@ -9,8 +9,8 @@ import compression from 'compression'
 import type express from 'express'
 import request from 'supertest'
 import { arcSession, type ArcSessionOptions } from 'arc-session'
-import { EXPRESS_VERSIONS, isExpired, listen, sessionCookies, testOptions, type ExpressFactory, type Running } from './support/apps'
-import { getItem, idOf, itemCount, makeTable, newClient } from './support/dynamo-helpers'
+import { EXPRESS_VERSIONS, isExpired, listen, sessionCookies, testOptions, type ExpressFactory, type Running } from '../support/apps'
+import { getItem, idOf, itemCount, makeTable, newClient } from '../support/dynamo-helpers'
 
 // While the store works out the session cookie, the response is held and then replayed. The
 // replay must survive what other middleware and routes do to a response (compression calling
@@ -390,10 +390,10 @@ describe('a plain node:http server calling the middleware by hand, whose route t
 
   /** Run a TypeScript file with tsx in its own process; its stdout. */
   async function runScript (file: string): Promise<{ code: number | null, stdout: string, stderr: string }> {
-    const tsx = join(__dirname, '..', 'node_modules', '.bin', 'tsx')
+    const tsx = join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx')
     expect(existsSync(tsx)).toBe(true)
     return await new Promise((resolve, reject) => {
-      const child = spawn(tsx, [file], { cwd: join(__dirname, '..'), env: { ...process.env, DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
+      const child = spawn(tsx, [file], { cwd: join(__dirname, '..', '..'), env: { ...process.env, DEBUG: '' }, stdio: ['ignore', 'pipe', 'pipe'] })
       let stdout = ''
       let stderr = ''
       child.stdout.on('data', (chunk: Buffer) => { stdout += chunk.toString() })
@@ -404,7 +404,7 @@ describe('a plain node:http server calling the middleware by hand, whose route t
   }
 
   test.each(STORES)('%s: the route runs once, and its error surfaces as an uncaught exception', async store => {
-    const lib = JSON.stringify(join(__dirname, '..', 'lib', 'index.ts'))
+    const lib = JSON.stringify(join(__dirname, '..', '..', 'lib', 'index.ts'))
     const options = store === 'JWE cookie store'
       ? '{ secret: "spec-secret-7f3a9c1e5b2d8a4f6c0e9b1d3a5c7e9f", env: {}, cookie: { secure: false } }'
       : `{ secret: "spec-secret-7f3a9c1e5b2d8a4f6c0e9b1d3a5c7e9f", env: {}, cookie: { secure: false }, table: ${JSON.stringify(table)}, dynamodb: { endpoint: ${JSON.stringify(process.env.DYNAMODB_TEST_ENDPOINT)}, region: 'us-east-1' } }`

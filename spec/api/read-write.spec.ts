@@ -6,8 +6,8 @@ import {
   arcSession, createTable, read, sessionInfo, SessionDataError, SessionTooLargeError, write,
   type ArcSessionOptions, type SessionApi, type SessionData
 } from 'arc-session'
-import { SECRET, cookieHeader, listen, parseSetCookie, testOptions } from './support/apps'
-import { useEnvironment } from './support/environment'
+import { SECRET, cookieHeader, listen, parseSetCookie, testOptions } from '../support/apps'
+import { useEnvironment } from '../support/environment'
 
 // jose 6 is ESM only; jest's transform (jest.config.js) turns it into CommonJS, which TypeScript cannot know.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

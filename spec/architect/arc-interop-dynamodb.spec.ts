@@ -1,8 +1,8 @@
 import express from 'express'
 import request from 'supertest'
 import { arcSession } from 'arc-session'
-import { startArcDiscovery, startArcWorker, type ArcDiscovery, type ArcWorker } from './support/arc-discovery'
-import { CREDENTIALS, REGION, errorHandler, getItem, idOf, makeTable, newClient, putItem, wireValue, sessionPair, signId, testEndpoint } from './support/dynamo-helpers'
+import { startArcDiscovery, startArcWorker, type ArcDiscovery, type ArcWorker } from '../support/arc-discovery'
+import { CREDENTIALS, REGION, errorHandler, getItem, idOf, makeTable, newClient, putItem, wireValue, sessionPair, signId, testEndpoint } from '../support/dynamo-helpers'
 
 /**
  * Both ways between arc-session and @architect/functions' own DynamoDB session provider

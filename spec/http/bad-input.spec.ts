@@ -12,7 +12,7 @@ import { arcSession, type ArcSessionOptions } from 'arc-session'
 import {
   OTHER_SECRET, REJECT_REASONS, SECRET, b64url, captureDebug, captureRejects, cookieHeaderFrom, cookieValue, express4,
   listen, parseRawResponse, plain, rawGet, rawKey, rawRequest, sealClaims, segmentsOf, setCookiesOf, type Reason
-} from './support/tokens'
+} from '../support/tokens'
 
 // The debug log is switched on as an app does it, by DEBUG, set before arc-session logs its first
 // line; captureDebug() then enables the namespace and collects the lines while a test runs.

@@ -1,10 +1,10 @@
 import express from 'express'
 import request from 'supertest'
 import { arcSession, ConfigError, type ArcSessionOptions } from 'arc-session'
-import { sessionCookies, type ParsedCookie } from './support/apps'
-import { testClock } from './support/clock'
-import { captureRejects, jose, type RejectLog } from './support/tokens'
-import { configErrorOf } from './support/config-error'
+import { sessionCookies, type ParsedCookie } from '../support/apps'
+import { testClock } from '../support/clock'
+import { captureRejects, jose, type RejectLog } from '../support/tokens'
+import { configErrorOf } from '../support/config-error'
 
 // Settings that would be ignored in silence, key lists that would shadow their own current key,
 // the Secure default, and tokens that would open under a cookie name they were not made for:

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net'
 import express from 'express'
 import request from 'supertest'
 import { arcSession, createTable, type ArcSessionOptions } from 'arc-session'
-import { startDynalite, type LocalDynamo } from './support/dynalite'
+import { startDynalite, type LocalDynamo } from '../support/dynalite'
 import {
   REGION, SECRET, cookieFor, countingClient, errorHandler, express4, getItem, idOf, itemCount, listen, makeTable, newClient,
   randomId, sessionPair, sessionSetCookie, uniqueTable
-} from './support/dynamo-helpers'
+} from '../support/dynamo-helpers'
 
 /**
  * When DynamoDB cannot do what a request needs, the request fails through next(err) with a

@@ -9,7 +9,7 @@ import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb'
 import express from 'express'
 import request from 'supertest'
 import { arcSession, createTable, type ArcSessionOptions, type RejectReason } from 'arc-session'
-import { TimedJar, setCookiesOf, testClock, type SetCookie, type TestClock } from './support/clock'
+import { TimedJar, setCookiesOf, testClock, type SetCookie, type TestClock } from '../support/clock'
 
 const SECRET = 'lifetime-spec-secret-2b4d6f8a0c2e4a6c8e0a2c4e'
 const OLD_SECRET = 'lifetime-spec-old-secret-9e7c5a3f1d9b7e5c3a1f'

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { createTable } from 'arc-session'
-import { MemoryStore } from '../examples/memory-store'
-import { testOptions } from './support/apps'
-import { defineBehaviourSuite } from './support/behaviour-suite'
+import { MemoryStore } from '../../examples/memory-store'
+import { testOptions } from '../support/apps'
+import { defineBehaviourSuite } from '../support/behaviour-suite'
 
 // The same middleware behaviour, whichever store keeps the session.
 

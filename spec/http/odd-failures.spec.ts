@@ -1,6 +1,6 @@
 import request from 'supertest'
 import { arcSession, StoreError, type LoadResult, type Store } from 'arc-session'
-import { EXPRESS_VERSIONS, listen, sessionCookies, testOptions, type ExpressFactory } from './support/apps'
+import { EXPRESS_VERSIONS, listen, sessionCookies, testOptions, type ExpressFactory } from '../support/apps'
 
 // Failures that arrive in odd shapes: stores that throw things that are not Errors, an async
 // onReject that rejects, a route that hands writeHead a status Node refuses.

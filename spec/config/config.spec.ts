@@ -6,8 +6,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import express from 'express'
 import request from 'supertest'
 import { arcSession, createTable, sessionInfo, type ArcSessionOptions } from 'arc-session'
-import { SECRET, parseSetCookie, sessionCookies, type ParsedCookie } from './support/apps'
-import { configErrorOf } from './support/config-error'
+import { SECRET, parseSetCookie, sessionCookies, type ParsedCookie } from '../support/apps'
+import { configErrorOf } from '../support/config-error'
 
 // Every setting is checked when arcSession() is called, and named, with the fix, in the error.
 

@@ -7,14 +7,14 @@ import type { TableDescription } from '@aws-sdk/client-dynamodb'
 import express from 'express'
 import request from 'supertest'
 import { ConfigError, arcSession, createTable } from 'arc-session'
-import { REGION, SECRET, cookieFor, countingClient, errorHandler, newClient, randomId, testEndpoint, uniqueTable } from './support/dynamo-helpers'
+import { REGION, SECRET, cookieFor, countingClient, errorHandler, newClient, randomId, testEndpoint, uniqueTable } from '../support/dynamo-helpers'
 
 /**
  * Making the session table: createTable() and the `arc-session create-table` command,
  * and the promise that the request path never makes tables.
  */
 
-const ROOT = join(__dirname, '..')
+const ROOT = join(__dirname, '..', '..')
 /** The CLI from source (lib/cli.ts) through tsx, so the test never runs a stale build. */
 const CLI = [join(ROOT, 'node_modules', 'tsx', 'dist', 'cli.mjs'), join(ROOT, 'lib', 'cli.ts')]
 /** Generous bound for spawning tsx on a busy machine; not a timing assertion. */

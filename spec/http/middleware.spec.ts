@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { ErrorRequestHandler, RequestHandler } from 'express'
 import request from 'supertest'
 import { arcSession, HeadersSentError, SessionDataError, SessionTooLargeError } from 'arc-session'
-import { EXPRESS_VERSIONS, deferred, isExpired, sessionCookies, testOptions, type ExpressFactory } from './support/apps'
+import { EXPRESS_VERSIONS, deferred, isExpired, sessionCookies, testOptions, type ExpressFactory } from '../support/apps'
 
 /** Random text: JWE does not compress, so its size in the cookie is predictable (4/3 of it, plus overhead). */
 function noise (chars: number): string {

@@ -8,7 +8,7 @@ import { promisify } from 'node:util'
  * Run in child processes, asynchronously, against the package's own name.
  */
 const run = promisify(execFile)
-const root = join(__dirname, '..')
+const root = join(__dirname, '..', '..')
 
 async function node (args: string[]): Promise<string> {
   const { stdout } = await run(process.execPath, args, { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } })

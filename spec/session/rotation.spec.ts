@@ -10,7 +10,7 @@ import express from 'express'
 import type * as Jose from 'jose' with { 'resolution-mode': 'import' }
 import request from 'supertest'
 import { arcSession, createTable, type ArcSessionOptions, type RejectReason } from 'arc-session'
-import { setCookiesOf, testClock, type SetCookie } from './support/clock'
+import { setCookiesOf, testClock, type SetCookie } from '../support/clock'
 
 // jose 6 is ESM only and this spec is CommonJS: jest (transformIgnorePatterns) turns jose into CommonJS at
 // run time, while TypeScript checks it as the ES module it is.

@@ -13,7 +13,7 @@ import { arcSession, read, write, type ArcSessionOptions } from 'arc-session'
 import {
   ALGORITHMS, OTHER_SECRET, SECRET, WEEK, captureRejects, cookieHeaderFrom, cookieValue, jose, nowSeconds, pairOf,
   plain, rawKey, sealClaims, setCookiesOf, type Algorithm
-} from './support/tokens'
+} from '../support/tokens'
 
 type Arc = typeof import('@architect/functions')
 type ArcRequest = Parameters<Arc['http']['session']['read']>[0]

@@ -6,7 +6,7 @@ import { arcSession } from 'arc-session'
 import {
   SECRET, TestClock, cookieFor, countingClient, errorHandler, getItem, idOf, itemCount, listen, makeTable, newClient, randomId,
   sessionPair, sessionSetCookie, setCookies, uniqueTable, type CountingClient, type SentCommand
-} from './support/dynamo-helpers'
+} from '../support/dynamo-helpers'
 
 /**
  * What the DynamoDB store costs, counted on a real DynamoDBClient (a middleware on its

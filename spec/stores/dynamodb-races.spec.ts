@@ -2,12 +2,12 @@ import { randomBytes } from 'node:crypto'
 import express from 'express'
 import request from 'supertest'
 import { arcSession, type ArcSessionOptions } from 'arc-session'
-import { isExpired, sessionCookies } from './support/apps'
-import { testClock, type TestClock } from './support/clock'
+import { isExpired, sessionCookies } from '../support/apps'
+import { testClock, type TestClock } from '../support/clock'
 import {
   SECRET, cookieFor, countingClient, errorHandler, getItem, idOf, itemCount, listen, makeTable, putItem, randomId,
   sessionPair, type CountingClient, type Item
-} from './support/dynamo-helpers'
+} from '../support/dynamo-helpers'
 
 /**
  * The DynamoDB store when requests overlap or settings change under live sessions: a logout is

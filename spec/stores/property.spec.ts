@@ -7,7 +7,7 @@ import fc from 'fast-check'
 import express from 'express'
 import request from 'supertest'
 import { arcSession, createTable, type ArcSessionOptions } from 'arc-session'
-import { SECRET, captureRejects, cookieHeaderFrom, express4, setCookiesOf } from './support/tokens'
+import { SECRET, captureRejects, cookieHeaderFrom, express4, setCookiesOf } from '../support/tokens'
 
 const NOW = 1_800_000_000
 /** Base run count; PROPERTY_RUNS=3000 for a long soak. Every property scales with it. */

@@ -5,7 +5,7 @@ import cookieParser from 'cookie-parser'
 import serverless from 'serverless-http'
 import request from 'supertest'
 import { arcSession, type Session } from 'arc-session'
-import { CookieJar, EXPRESS_VERSIONS, isExpired, listen, sessionCookies, setCookiesIn, testOptions, type ExpressFactory } from './support/apps'
+import { CookieJar, EXPRESS_VERSIONS, isExpired, listen, sessionCookies, setCookiesIn, testOptions, type ExpressFactory } from '../support/apps'
 
 // Beyond Express: Connect, a bare node:http server, Lambda through serverless-http, cookie-parser in front.
 
