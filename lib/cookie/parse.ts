@@ -24,7 +24,8 @@ export interface SessionCookies {
 const NO_CHUNKS: ReadonlyMap<number, string> = new Map()
 const ONLY_NAME = new Map<string, ReadonlySet<string>>()
 
-function onlyName (name: string): ReadonlySet<string> {
+/** The set of one cookie name, shared: most requests and responses carry just the one session cookie. */
+export function onlyName (name: string): ReadonlySet<string> {
   let set = ONLY_NAME.get(name)
   if (set === undefined) {
     set = new Set([name])

@@ -179,8 +179,7 @@ export class ResponseGate {
     if (cookies.length === 0 || this.res.headersSent === true) return
     try {
       const existing = this.res.getHeader?.('set-cookie')
-      const theirs = existing === undefined ? [] : Array.isArray(existing) ? existing : [String(existing)]
-      this.res.setHeader('Set-Cookie', [...theirs, ...cookies])
+      this.res.setHeader('Set-Cookie', existing === undefined ? cookies as string[] : [...(Array.isArray(existing) ? existing : [String(existing)]), ...cookies])
       this.added = cookies
     } catch (error) {
       // A response-like object whose headers have gone (engine.io's, once the upgrade answered): the

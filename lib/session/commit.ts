@@ -1,8 +1,8 @@
 import { pairBytes, splitIntoChunks } from '../cookie/chunks'
-import { decodeAscii } from '../cookie/parse'
+import { decodeAscii, onlyName } from '../cookie/parse'
 import { serializeCookie } from '../cookie/serialize'
 import { HeadersSentError, SessionTooLargeError } from '../errors'
-import type { StoreContext } from '../stores/store'
+import type { SaveResult, StoreContext } from '../stores/store'
 import { isPending, then, type Awaitable } from '../util/awaitable'
 import { log } from '../util/log'
 import { dataJson, storableJson, withMeta, type SessionMeta } from './changes'
@@ -37,8 +37,8 @@ interface Binding {
 }
 
 /** Set-Cookie values by cookie name, the later decision winning: one value per cookie in a response. */
-function mergeCookies (earlier: readonly string[], later: readonly string[]): string[] {
-  if (earlier.length === 0) return [...later]
+function mergeCookies (earlier: readonly string[], later: string[]): string[] {
+  if (earlier.length === 0) return later
   const byName = new Map<string, string>()
   for (const cookie of [...earlier, ...later]) byName.set(cookie.slice(0, cookie.indexOf('=')), cookie)
   return [...byName.values()]
@@ -158,38 +158,51 @@ export class SessionWriter {
     }
     const request = new PendingSave(previous?.id, previous?.touched, session, withMeta(json, meta), refresh, created, expires,
       state.baseline, state.baseline === undefined ? undefined : this.savedMeta(state))
-    return then(this.policy.store.save(request, context), result => {
-      if (result.gone === true) {
-        // Destroyed or expired elsewhere since this request read it (a logout in another tab): the
-        // session stays gone, rather than being brought back by a request that began before.
-        log('session gone from the store while in use: not recreated')
-        state.stored = undefined
-        return this.clear(state, context)
-      }
-      if (state.generation !== generation) {
-        // regenerate()/destroy() while this save was in flight: what it wrote belongs to the old identity.
-        if (result.id !== undefined) state.retired = [...state.retired, result.id]
-        return []
-      }
-      const cookies = options.storeOnly === true ? [] : this.sessionCookies(state, result.cookie, expires, context)
-      const registered = binding === undefined ? this.forgetAll(state, []) : this.register(state, binding, sid, created, expires, context)
-      return then(registered, () => then(this.retire(state, context), () => {
-        state.stored = { id: result.id, data: session, created, touched: result.touched ?? touched, expires }
-        state.baseline = json
-        // As a later request's Cookie header would bring it back (reload() reads it again).
-        state.source = result.cookie.includes('%') ? decodeAscii(result.cookie) : result.cookie
-        if (meta.sid !== undefined) state.sidKept = 'saved'
-        state.ownSaved = state.own
-        state.userSaved = state.user
-        state.device = meta.device
-        state.seen = meta.seen
-        state.bound = meta.bound
-        state.touch = false
-        state.keepEmpty = false
-        state.renew = false
-        return cookies
-      }))
-    })
+    const saved = this.policy.store.save(request, context)
+    // No closures on the way when the store answers at once (the cookie store): this runs per write.
+    if (isPending(saved)) return Promise.resolve(saved).then(result => this.saved(state, request, json, meta, binding, sid, generation, result, options, context, touched))
+    return this.saved(state, request, json, meta, binding, sid, generation, saved, options, context, touched)
+  }
+
+  /** The store has saved: the cookies, the registry's part, the retired ids, then the state. */
+  private saved (state: SessionState, request: PendingSave, json: string, meta: SessionMeta, binding: Binding | undefined, sid: string,
+    generation: number, result: SaveResult, options: CommitOptions, context: StoreContext, touched: number): Awaitable<string[]> {
+    if (result.gone === true) {
+      // Destroyed or expired elsewhere since this request read it (a logout in another tab): the
+      // session stays gone, rather than being brought back by a request that began before.
+      log('session gone from the store while in use: not recreated')
+      state.stored = undefined
+      return this.clear(state, context)
+    }
+    if (state.generation !== generation) {
+      // regenerate()/destroy() while this save was in flight: what it wrote belongs to the old identity.
+      if (result.id !== undefined) state.retired = [...state.retired, result.id]
+      return []
+    }
+    const cookies = options.storeOnly === true ? [] : this.sessionCookies(state, result.cookie, request.expires, context)
+    const registered = binding === undefined ? this.forgetAll(state, []) : this.register(state, binding, sid, request.created, request.expires, context)
+    const settle = (): string[] => this.remember(state, request, json, meta, result, result.touched ?? touched, cookies)
+    if (registered !== undefined) return then(registered, () => then(this.retire(state, context), settle))
+    const retired = this.retire(state, context)
+    return retired === undefined ? this.remember(state, request, json, meta, result, result.touched ?? touched, cookies) : then(retired, settle)
+  }
+
+  /** The state after a save: what was stored, and how. */
+  private remember (state: SessionState, request: PendingSave, json: string, meta: SessionMeta, result: SaveResult, touched: number, cookies: string[]): string[] {
+    state.stored = { id: result.id, data: request.data, created: request.created, touched, expires: request.expires }
+    state.baseline = json
+    // As a later request's Cookie header would bring it back (reload() reads it again).
+    state.source = result.cookie.includes('%') ? decodeAscii(result.cookie) : result.cookie
+    if (meta.sid !== undefined) state.sidKept = 'saved'
+    state.ownSaved = state.own
+    state.userSaved = state.user
+    state.device = meta.device
+    state.seen = meta.seen
+    state.bound = meta.bound
+    state.touch = false
+    state.keepEmpty = false
+    state.renew = false
+    return cookies
   }
 
   /** The meta the session was stored with: what its loaded JSON is compared against. */
@@ -294,7 +307,8 @@ export class SessionWriter {
         'keep less in the session, or use the DynamoDB store', bytes, maxBytes)
     }
     const maxAge = cookieMaxAge(context, expires, state.own)
-    const names = new Set(pairs.map(([name]) => name))
+    // One cookie, the usual case: the same frozen set every time.
+    const names = pairs.length === 1 ? onlyName(cookieName) : new Set(pairs.map(([name]) => name))
     const cookies = pairs.map(([name, text]) => serializeCookie(name, text, maxAge, cookie, context.now))
     for (const name of state.browserCookies) {
       if (!names.has(name)) cookies.push(serializeCookie(name, '', 0, cookie, context.now))
