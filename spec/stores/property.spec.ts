@@ -26,7 +26,9 @@ fc.installGlobalPlugin(fc.interruptAfterTimeLimit(Math.max(15_000, RUNS * 50), {
  *   property, which a later Object.assign or merge turns into prototype pollution; the
  *   stores drop such keys on read on purpose (spec/bad-input.spec.ts).
  */
-const RESERVED = new Set(['iat', 'exp', 'nbf', '_idx', '_secret', '_ttl', '_created'])
+const RESERVED = new Set(['iat', 'exp', 'nbf', '_idx', '_secret', '_ttl', '_created', '_touched', '_sid', '_maxAge', '_user', '_device', '_seen', '_bound',
+  // The session's own members: a data key under one of these names is refused (tested in spec/ecosystem/express-session-api.spec.ts).
+  'id', 'cookie', 'regenerate', 'destroy', 'save', 'reload', 'touch', 'resetMaxAge'])
 
 function keepable (value: unknown): unknown {
   if (Object.is(value, -0)) return 0
