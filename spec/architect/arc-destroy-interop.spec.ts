@@ -1,7 +1,7 @@
 import { arcSession, type ArcSessionMiddleware } from 'arc-session'
 import { CREDENTIALS, REGION, SECRET, getItem, idOf, makeTable, newClient, testEndpoint } from '../support/dynamo-helpers'
 import { startArcWorker, v2Event, type ArcWorker } from './support/arc-worker'
-import { startSsmStandIn, type SsmStandIn } from './support/local'
+import { startSsmStandIn, type SsmStandIn, isExpiring, pairOf, plain } from './support/local'
 
 /**
  * Logout both ways between arc-session and the real @architect/functions (in a child process) on
@@ -17,17 +17,6 @@ let arc: ArcWorker
 const client = newClient()
 let ours: ArcSessionMiddleware
 
-function pairOf (setCookie: string): string {
-  return setCookie.split(';')[0] as string
-}
-
-function isExpiring (setCookie: string): boolean {
-  return /^_idx=;/.test(setCookie) && /;\s*Max-Age=0(;|$)/i.test(setCookie)
-}
-
-function plain (value: object): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>
-}
 
 /** arc's session minus the item's bookkeeping attributes (arc's `_idx`, `_secret`, `_ttl`, and arc-session's own `_`-names). */
 function arcData (session: Record<string, unknown>): Record<string, unknown> {

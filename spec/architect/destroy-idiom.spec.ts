@@ -1,6 +1,7 @@
 import { arcSession, destroy, read, write, type ArcSessionMiddleware } from 'arc-session'
 import { useEnvironment } from '../support/environment'
 import { REGION, SECRET, getItem, idOf, itemCount, makeTable, newClient, testEndpoint, wireValue, type Item } from '../support/dynamo-helpers'
+import { isExpiring, pairOf, plain } from './support/local'
 
 /**
  * arc.http writes a response's session as `write({ _idx, _secret, _ttl, ...response.session })`,
@@ -24,18 +25,6 @@ function sessions (name: string = table, secret: string = SECRET): ArcSessionMid
   return arcSession({ env: {}, secret, table: name, dynamodb: { client } })
 }
 
-/** `_idx=<value>` of a Set-Cookie value: what the browser sends back. */
-function pairOf (setCookie: string): string {
-  return setCookie.split(';')[0] as string
-}
-
-function isExpiring (setCookie: string): boolean {
-  return /^_idx=;/.test(setCookie) && /;\s*Max-Age=0(;|$)/i.test(setCookie)
-}
-
-function plain (value: object): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>
-}
 
 function request (pair?: string): object {
   return { headers: pair === undefined ? {} : { cookie: pair } }

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { ConfigError, arcSession } from 'arc-session'
 import { ROOT, baseChildEnv, resultOf, runNode, tempDirs, tsxArgs } from './support/local'
+import { thrown } from '../support/config-error'
 
 /**
  * Without ARC_APP_SECRET, outside production and Lambda, the key is kept in
@@ -57,14 +58,6 @@ async function modeOf (path: string): Promise<number> {
   return (await stat(path)).mode & 0o777
 }
 
-function thrown (run: () => unknown): unknown {
-  try {
-    run()
-  } catch (error) {
-    return error
-  }
-  return undefined
-}
 
 describe('the development key file', () => {
   it('the first process makes it: folder 0700, file 0600, one warning that names the file and never the key', async () => {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { ConfigError, arcSession, read, write } from 'arc-session'
 import { useEnvironment } from '../support/environment'
 import { tempDirs } from './support/local'
+import { thrown } from '../support/config-error'
 
 /**
  * On AWS Lambda (AWS_LAMBDA_FUNCTION_NAME set, ARC_SANDBOX unset) without ARC_APP_SECRET, every
@@ -19,14 +20,6 @@ const SANDBOX = JSON.stringify({ ports: { tables: 5555, _arc: 5556 }, version: '
 const dirs = tempDirs()
 afterAll(async () => { await dirs.cleanup() })
 
-function thrown (run: () => unknown): unknown {
-  try {
-    run()
-  } catch (error) {
-    return error
-  }
-  return undefined
-}
 
 /** The error of a call that may throw or reject. */
 async function failure (run: () => unknown): Promise<unknown> {

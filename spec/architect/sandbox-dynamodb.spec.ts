@@ -1,6 +1,7 @@
 import { ConfigError, arcSession } from 'arc-session'
 import { SECRET, getItem, idOf, makeTable, newClient, testEndpoint } from '../support/dynamo-helpers'
 import { startRecordingProxy, startSsmStandIn, type RecordingProxy, type SsmStandIn } from './support/local'
+import { thrown } from '../support/config-error'
 
 /**
  * Under Architect Sandbox (ARC_SANDBOX) the DynamoDB store finds Sandbox's DynamoDB by itself:
@@ -41,14 +42,6 @@ function pairOf (setCookie: string): string {
   return setCookie.split(';')[0] as string
 }
 
-function thrown (run: () => unknown): unknown {
-  try {
-    run()
-  } catch (error) {
-    return error
-  }
-  return undefined
-}
 
 /** The credential scope of a SigV4 Authorization header: access key id and region. */
 function scopeOf (authorization: string | undefined): { key: string, region: string, service: string } {

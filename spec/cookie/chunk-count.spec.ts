@@ -9,19 +9,9 @@
 import express from 'express'
 import request from 'supertest'
 import { arcSession } from 'arc-session'
-import { isExpired, sessionCookies, testOptions, type ParsedCookie } from '../support/apps'
+import { isExpired, sessionCookies, testOptions, type ParsedCookie, blobText } from '../support/apps'
 import { captureRejects } from '../support/tokens'
 
-/** Text that does not compress or repeat. */
-function blobText (length: number): string {
-  let text = ''
-  let state = 0x2545f491
-  while (text.length < length) {
-    state = (state * 1103515245 + 12345) >>> 0
-    text += state.toString(36)
-  }
-  return text.slice(0, length)
-}
 
 const rejects = captureRejects()
 const app = express()

@@ -1,3 +1,4 @@
+import { blobText } from '../support/apps'
 /**
  * Big sessions, end to end through Express. The JWE cookie store splits a cookie whose
  * name and value would pass 4,096 bytes into `_idx.0`, `_idx.1`, ... and joins them on the next
@@ -65,16 +66,6 @@ function makeApp (options: ArcSessionOptions = {}, framework: typeof express = e
   return { app, rejects }
 }
 
-/** Text that does not compress or repeat, so sizes are honest whatever the encoding. */
-function blobText (length: number): string {
-  let text = ''
-  let state = 0x2545f491
-  while (text.length < length) {
-    state = (state * 1103515245 + 12345) >>> 0
-    text += state.toString(36)
-  }
-  return text.slice(0, Math.max(0, length))
-}
 
 function sessionCookies (response: { headers: Record<string, unknown> }): SetCookie[] {
   return setCookiesOf(response).filter(c => c.name === '_idx' || c.name.startsWith('_idx.'))

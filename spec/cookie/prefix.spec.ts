@@ -9,23 +9,13 @@
 import express from 'express'
 import request from 'supertest'
 import { arcSession, ConfigError, type ArcSessionOptions } from 'arc-session'
-import { SECRET, isExpired, parseSetCookie, setCookiesIn, type ParsedCookie } from '../support/apps'
+import { SECRET, isExpired, parseSetCookie, setCookiesIn, type ParsedCookie, blobText } from '../support/apps'
 import { configErrorOf } from '../support/config-error'
 
 function options (cookie: ArcSessionOptions['cookie'], extra: ArcSessionOptions = {}): ArcSessionOptions {
   return { secret: SECRET, env: {}, ...extra, cookie }
 }
 
-/** Text that does not compress or repeat. */
-function blobText (length: number): string {
-  let text = ''
-  let state = 0x2545f491
-  while (text.length < length) {
-    state = (state * 1103515245 + 12345) >>> 0
-    text += state.toString(36)
-  }
-  return text.slice(0, length)
-}
 
 function appWith (opts: ArcSessionOptions): express.Express {
   const app = express()

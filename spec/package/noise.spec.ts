@@ -1,7 +1,7 @@
 import express from 'express'
 import request from 'supertest'
 import { arcSession } from 'arc-session'
-import { clearWarningRegistry, tempDir, warningCodes, type TempDir } from './support'
+import { tempDir, warningCodes, type TempDir, useWarningSpy } from './support'
 
 /**
  * The first hour, part six: the noise. A newcomer's app without ARC_APP_SECRET makes a development
@@ -10,20 +10,11 @@ import { clearWarningRegistry, tempDir, warningCodes, type TempDir } from './sup
  */
 
 let dir: TempDir
-let emitWarning: jest.SpyInstance
+const emitted = useWarningSpy()
 
 beforeAll(async () => { dir = await tempDir('arc-session-noise-') })
 afterAll(async () => { await dir?.remove() })
 
-beforeEach(() => {
-  clearWarningRegistry()
-  emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
-})
-
-afterEach(() => {
-  emitWarning.mockRestore()
-  clearWarningRegistry()
-})
 
 describe('one warning per process', () => {
   it('three arcSession() apps without a secret: exactly one ARC_SESSION_DEVELOPMENT_KEY warning, and nothing else', async () => {
@@ -34,8 +25,8 @@ describe('one warning per process', () => {
       app.get('/', (req, res) => { req.session.visits = (req.session.visits ?? 0) + 1; res.json(req.session) })
       return app
     })
-    expect(warningCodes(emitWarning)).toEqual(['ARC_SESSION_DEVELOPMENT_KEY'])
-    const [message] = emitWarning.mock.calls[0] as [string]
+    expect(warningCodes(emitted())).toEqual(['ARC_SESSION_DEVELOPMENT_KEY'])
+    const [message] = emitted().mock.calls[0] as [string]
     expect(message).toContain(dir.path)
     expect(message).toContain('ARC_APP_SECRET')
 
@@ -44,7 +35,7 @@ describe('one warning per process', () => {
       const agent = request.agent(app)
       await agent.get('/').set('Host', 'localhost:3000').expect(200, { visits: 1 })
     }
-    expect(warningCodes(emitWarning)).toEqual(['ARC_SESSION_DEVELOPMENT_KEY'])
+    expect(warningCodes(emitted())).toEqual(['ARC_SESSION_DEVELOPMENT_KEY'])
   })
 
   it('the three apps share the one development key: a cookie from one opens in another', async () => {
@@ -58,6 +49,6 @@ describe('one warning per process', () => {
     const first = await request(make()).get('/').expect(200)
     const cookie = String(first.headers['set-cookie']).split(';')[0] as string
     await request(make()).get('/').set('Cookie', cookie).expect(200, { visits: 2 })
-    expect(warningCodes(emitWarning)).toEqual(['ARC_SESSION_DEVELOPMENT_KEY'])
+    expect(warningCodes(emitted())).toEqual(['ARC_SESSION_DEVELOPMENT_KEY'])
   })
 })

@@ -2,7 +2,7 @@ import express from 'express'
 import request from 'supertest'
 import { arcSession, type ArcSessionOptions } from 'arc-session'
 import { SECRET } from '../support/apps'
-import { clearWarningRegistry, warningCodes } from './support'
+import { clearWarningRegistry, warningCodes, useWarningSpy } from './support'
 
 /**
  * The first hour, part three: the default cookie is Secure, and a browser drops a Secure cookie
@@ -12,17 +12,8 @@ import { clearWarningRegistry, warningCodes } from './support'
 
 const CODE = 'ARC_SESSION_SECURE_OVER_HTTP'
 
-let emitWarning: jest.SpyInstance
+const emitted = useWarningSpy()
 
-beforeEach(() => {
-  clearWarningRegistry()
-  emitWarning = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
-})
-
-afterEach(() => {
-  emitWarning.mockRestore()
-  clearWarningRegistry()
-})
 
 /** Default options: no environment (so Secure is on), a secret. */
 function app (extra: ArcSessionOptions = {}): express.Express {
@@ -34,7 +25,7 @@ function app (extra: ArcSessionOptions = {}): express.Express {
   return the
 }
 
-const secureWarnings = (): unknown[][] => emitWarning.mock.calls.filter((_, index) => warningCodes(emitWarning)[index] === CODE)
+const secureWarnings = (): unknown[][] => emitted().mock.calls.filter((_, index) => warningCodes(emitted())[index] === CODE)
 
 describe('a Secure session cookie set over plain http', () => {
   it('to a host other than localhost: one warning, naming the host and the fix', async () => {
@@ -120,6 +111,6 @@ describe('a Secure session cookie set over plain http', () => {
 
   it('nothing else is warned about on the way', async () => {
     await request(app()).get('/set').set('Host', 'devbox.test:3000').expect(200)
-    expect(warningCodes(emitWarning)).toEqual([CODE])
+    expect(warningCodes(emitted())).toEqual([CODE])
   })
 })

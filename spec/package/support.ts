@@ -151,3 +151,20 @@ export function warningCodes (spy: jest.SpyInstance): string[] {
 export function clearWarningRegistry (): void {
   delete (process as unknown as Record<symbol, unknown>)[Symbol.for('arc-session.warnings')]
 }
+
+/**
+ * A spy on process.emitWarning around each test of the file (printing nothing), with arc-session's
+ * once-per-process registry cleared before and after. Call the returned function for the spy.
+ */
+export function useWarningSpy (): () => jest.SpyInstance {
+  let spy: jest.SpyInstance | undefined
+  beforeEach(() => {
+    clearWarningRegistry()
+    spy = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined)
+  })
+  afterEach(() => {
+    spy?.mockRestore()
+    clearWarningRegistry()
+  })
+  return () => spy as jest.SpyInstance
+}

@@ -168,3 +168,14 @@ export function richData (): Record<string, unknown> {
     nothing: null
   }
 }
+
+/** Text that does not compress or repeat, so sizes are honest whatever the encoding. */
+export function blobText (length: number): string {
+  let text = ''
+  let state = 0x2545f491
+  while (text.length < length) {
+    state = (state * 1103515245 + 12345) >>> 0
+    text += state.toString(36)
+  }
+  return text.slice(0, Math.max(0, length))
+}

@@ -63,11 +63,20 @@ export async function startArcDiscovery (tables: Readonly<Record<string, string>
 /** What arc's session read returns (its whole item, `_idx`, `_secret` and `_ttl` included). */
 export type ArcSession = Record<string, unknown>
 
+export interface ArcHttpResult {
+  /** What arc.http's handler returned to Lambda (statusCode, headers with set-cookie, body). */
+  readonly response: { statusCode?: number, headers?: Record<string, string>, body?: string }
+  /** req.session as the handler saw it. */
+  readonly seen: ArcSession
+}
+
 export interface ArcWorker {
   /** arc.http.session.read(request); `env` overrides process.env in the worker for this call (null unsets). */
   read (request: object, env?: Readonly<Record<string, string | null>>): Promise<ArcSession>
   /** arc.http.session.write(session): the Set-Cookie header value. */
   write (session: ArcSession, env?: Readonly<Record<string, string | null>>): Promise<string>
+  /** Runs `arc.http(async req => response)` on `event`: the handler answers `response` (e.g. `{ statusCode: 200, session: {} }`). */
+  http (event: object, response: object): Promise<ArcHttpResult>
   close (): Promise<void>
 }
 
@@ -88,7 +97,15 @@ async function handle ({ seq, op, arg, env }) {
   }
   let reply
   try {
-    const result = op === 'read' ? await arc.http.session.read(arg) : await arc.http.session.write(arg)
+    let result
+    if (op === 'read') result = await arc.http.session.read(arg)
+    else if (op === 'write') result = await arc.http.session.write(arg)
+    else {
+      let seen
+      const handler = arc.http(async req => { seen = { ...req.session }; return JSON.parse(JSON.stringify(arg.response)) })
+      const response = await handler(arg.event, {})
+      result = { response, seen }
+    }
     reply = { seq, ok: true, result }
   } catch (error) {
     reply = { seq, ok: false, error: String((error && error.stack) || error) }
@@ -106,7 +123,7 @@ async function handle ({ seq, op, arg, env }) {
  * A child process running the real @architect/functions with `env` (on top of a minimal
  * environment), taking read/write calls one at a time.
  */
-export function startArcWorker (env: Readonly<Record<string, string>>): ArcWorker {
+export function startArcWorker (env: Readonly<Record<string, string>>, timeoutMs = 15000): ArcWorker {
   const child: ChildProcessWithoutNullStreams = spawn(process.execPath, ['-e', WORKER], {
     cwd: join(__dirname, '..', '..'),
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -133,11 +150,18 @@ export function startArcWorker (env: Readonly<Record<string, string>>): ArcWorke
     else pending?.reject(new Error(`arc: ${reply.error ?? 'failed'}`))
   })
 
-  async function call (op: 'read' | 'write', arg: object, env?: Readonly<Record<string, string | null>>): Promise<unknown> {
+  async function call (op: 'read' | 'write' | 'http', arg: object, env?: Readonly<Record<string, string | null>>): Promise<unknown> {
     if (exited) throw new Error(`arc worker is not running: ${stderr}`)
     const id = ++seq
     return await new Promise((resolve, reject) => {
-      waiting.set(id, { resolve, reject })
+      const timer = setTimeout(() => {
+        waiting.delete(id)
+        reject(new Error(`arc ${op} took over ${timeoutMs} ms: ${stderr}`))
+      }, timeoutMs)
+      waiting.set(id, {
+        resolve: value => { clearTimeout(timer); resolve(value) },
+        reject: error => { clearTimeout(timer); reject(error) }
+      })
       child.stdin.write(`${JSON.stringify({ seq: id, op, arg, env })}\n`)
     })
   }
@@ -145,6 +169,7 @@ export function startArcWorker (env: Readonly<Record<string, string>>): ArcWorke
   return {
     read: async (request, env) => await call('read', request, env) as ArcSession,
     write: async (session, env) => await call('write', session, env) as string,
+    http: async (event, response) => await call('http', { event, response }) as ArcHttpResult,
     close: async () => {
       if (!exited) {
         child.stdin.end()

@@ -11,3 +11,13 @@ export function configErrorOf (options: ArcSessionOptions): ConfigError {
   }
   throw new Error(`arcSession(${inspect(options)}) did not throw`)
 }
+
+/** What `run` throws, or undefined when it throws nothing. */
+export function thrown (run: () => unknown): unknown {
+  try {
+    run()
+  } catch (error) {
+    return error
+  }
+  return undefined
+}

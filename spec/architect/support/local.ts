@@ -288,3 +288,18 @@ export function tempDirs (): { make (prefix?: string): Promise<string>, cleanup 
     }
   }
 }
+
+/** `_idx=<value>` of a Set-Cookie value: what the browser sends back. */
+export function pairOf (setCookie: string): string {
+  return setCookie.split(';')[0] as string
+}
+
+/** A Set-Cookie value that expires the session cookie. */
+export function isExpiring (setCookie: string): boolean {
+  return /^_idx=;/.test(setCookie) && /;\s*Max-Age=0(;|$)/i.test(setCookie)
+}
+
+/** The data alone: read() results also carry their identity under a symbol. */
+export function plain (value: object): Record<string, unknown> {
+  return JSON.parse(JSON.stringify(value)) as Record<string, unknown>
+}
