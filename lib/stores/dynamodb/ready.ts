@@ -1,7 +1,7 @@
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb'
 import { StoreError } from '../../errors'
 import { warnOnce } from '../../util/warn'
-import { storeFailure } from './errors'
+import { sender } from './call'
 import type { Sdk } from './sdk'
 
 /**
@@ -11,13 +11,7 @@ import type { Sdk } from './sdk'
  * expired; they are only never deleted), and is not looked at on a local DynamoDB (dynalite has none).
  */
 export async function checkTable (sdk: Sdk, client: DynamoDBClient, table: string, timeoutMs: number, local: boolean): Promise<void> {
-  const send = async <T>(operation: string, command: unknown): Promise<T> => {
-    try {
-      return await (client.send as (command: unknown, options: { abortSignal: AbortSignal }) => Promise<T>)(command, { abortSignal: AbortSignal.timeout(timeoutMs) })
-    } catch (error) {
-      throw storeFailure(error, operation, table)
-    }
-  }
+  const send = sender(client, () => table, timeoutMs)
   const described = await send<import('@aws-sdk/client-dynamodb').DescribeTableCommandOutput>('DescribeTable', new sdk.DescribeTableCommand({ TableName: table }))
   const description = described.Table
   const hash = description?.KeySchema?.find(key => key.KeyType === 'HASH')

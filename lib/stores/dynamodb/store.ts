@@ -7,11 +7,11 @@ import { SessionTooLargeError } from '../../errors'
 import { STORE_ATTRIBUTES } from '../data'
 import type { RegistryEntry, UserSessionStore } from '../registry'
 import type { LoadResult, SaveRequest, SaveResult, Store, StoreContext } from '../store'
-import { storeFailure } from './errors'
 import { MAX_ITEM_BYTES, TooDeep, attributeName, fromAttributeMap, mapBytes, toAttribute, toAttributeMap } from './item'
 import { checkTable } from './ready'
 import { loadSdk, type Sdk } from './sdk'
-import { entryOf, queryUser, sender } from './users'
+import { sender, type Send } from './call'
+import { entryOf, queryUser } from './users'
 
 /** arc fixes an item's _ttl a week after its last write. */
 const ARC_WEEK = 604800
@@ -64,7 +64,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
   private tableName: string | undefined
   private finding: Promise<string> | undefined
   private readonly findTable: (() => Promise<string>) | undefined
-  private readonly userSend: ReturnType<typeof sender>
+  private readonly send: Send
   private readonly local: boolean
 
   constructor (settings: DynamoDBStoreSettings) {
@@ -74,7 +74,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
     this.binding = settings.cookieName === ARC_COOKIE_NAME ? undefined : settings.cookieName
     if (typeof settings.table === 'string') this.tableName = settings.table
     else this.findTable = settings.table
-    this.userSend = sender(this.client, () => this.table(), this.timeoutMs)
+    this.send = sender(this.client, () => this.table(), this.timeoutMs)
     this.local = settings.local === true
   }
 
@@ -96,7 +96,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
     if (verified === undefined) return { reject: /^[A-Za-z0-9_-]{16,128}\.[A-Za-z0-9+/]{43}$/.test(cookie) ? 'tampered' : 'malformed' }
 
     const table = await this.table()
-    const { Item: item } = await this.send<GetItemCommandOutput>('GetItem', table, new this.sdk.GetItemCommand({
+    const { Item: item } = await this.send<GetItemCommandOutput>('GetItem', new this.sdk.GetItemCommand({
       TableName: table, Key: { _idx: { S: verified.value } }, ConsistentRead: true
     }))
     // A missing item, one whose _ttl has passed (DynamoDB deletes expired items up to days late),
@@ -171,7 +171,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
     })
     const table = await this.table()
     try {
-      await this.send('UpdateItem', table, new this.sdk.UpdateItemCommand({
+      await this.send('UpdateItem', new this.sdk.UpdateItemCommand({
         TableName: table,
         Key: { _idx: { S: id } },
         UpdateExpression: `SET ${sets.join(', ')}${removes.length > 0 ? ` REMOVE ${removes.join(', ')}` : ''}`,
@@ -189,13 +189,13 @@ export class DynamoDBStore implements Store, UserSessionStore {
 
   async destroy (id: string): Promise<void> {
     const table = await this.table()
-    await this.send('DeleteItem', table, new this.sdk.DeleteItemCommand({ TableName: table, Key: { _idx: { S: id } } }))
+    await this.send('DeleteItem', new this.sdk.DeleteItemCommand({ TableName: table, Key: { _idx: { S: id } } }))
   }
 
   /** The sessions bound to `user` (by their `_user` attribute), through the user index. */
   async listUser (user: string, now: number): Promise<RegistryEntry[]> {
     const table = await this.table()
-    return (await queryUser(this.sdk, this.userSend, table, user))
+    return (await queryUser(this.sdk, this.send, table, user))
       .map(item => entryOf(item, user, now, undefined))
       .filter((entry): entry is RegistryEntry => entry !== undefined)
   }
@@ -205,7 +205,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
     if (ids.length === 0) return 0
     const table = await this.table()
     let ended = 0
-    for (const item of await queryUser(this.sdk, this.userSend, table, user)) {
+    for (const item of await queryUser(this.sdk, this.send, table, user)) {
       const key = item._idx?.S
       const entry = entryOf(item, user, 0, undefined)
       if (key === undefined || entry === undefined || !ids.includes(entry.id)) continue
@@ -235,7 +235,7 @@ export class DynamoDBStore implements Store, UserSessionStore {
     const size = mapBytes(item)
     if (size > MAX_ITEM_BYTES) throw new SessionTooLargeError(`the session is ${size} bytes, over DynamoDB's ${MAX_ITEM_BYTES}-byte item limit`, size, MAX_ITEM_BYTES)
     const table = await this.table()
-    await this.send('PutItem', table, new this.sdk.PutItemCommand({
+    await this.send('PutItem', new this.sdk.PutItemCommand({
       TableName: table, Item: item, ConditionExpression: 'attribute_not_exists(#idx)', ExpressionAttributeNames: { '#idx': '_idx' }
     }))
     return this.cookieFor(id)
@@ -253,13 +253,4 @@ export class DynamoDBStore implements Store, UserSessionStore {
     return { cookie: encodeCookieValue(sign(id, current, this.binding)), id }
   }
 
-  private async send<T> (operation: string, table: string, command: { input: unknown }): Promise<T> {
-    try {
-      return await (this.client.send as (command: unknown, options: { abortSignal: AbortSignal }) => Promise<T>)(
-        command, { abortSignal: AbortSignal.timeout(this.timeoutMs) })
-    } catch (error) {
-      if (operation === 'UpdateItem' && (error as { name?: string }).name === 'ConditionalCheckFailedException') throw error
-      throw storeFailure(error, operation, table)
-    }
-  }
 }

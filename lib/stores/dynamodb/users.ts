@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import type { AttributeValue, DynamoDBClient, QueryCommandOutput } from '@aws-sdk/client-dynamodb'
 import { sessionIdOf } from '../../crypto/ids'
 import { type RegistryEntry, type Revocation, type SessionRegistry } from '../registry'
-import { storeFailure } from './errors'
+import { sender, type Send } from './call'
 import { USER_ATTRIBUTE, USER_INDEX } from './layout'
 import type { Sdk } from './sdk'
 
@@ -14,18 +14,6 @@ import type { Sdk } from './sdk'
 
 /** How long revocation marks are kept: longer than any cookie can live. */
 const MARK_LIFETIME = 400 * 24 * 60 * 60
-
-type Send = <T>(operation: string, command: unknown) => Promise<T>
-
-export function sender (client: DynamoDBClient, table: () => string | Promise<string>, timeoutMs: number): Send {
-  return async <T>(operation: string, command: unknown): Promise<T> => {
-    try {
-      return await (client.send as (command: unknown, options: { abortSignal: AbortSignal }) => Promise<T>)(command, { abortSignal: AbortSignal.timeout(timeoutMs) })
-    } catch (error) {
-      throw storeFailure(error, operation, await table())
-    }
-  }
-}
 
 type Item = Record<string, AttributeValue>
 
